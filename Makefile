@@ -1,0 +1,31 @@
+# Set-up and everyday commands. `make demo` runs the main job, `make test` the tests;
+# both create .venv and install mixgan with its dependencies first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch. GPU users: install your CUDA build of torch into .venv first and
+# run `make TORCH= ...` so that it is kept.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet "$(TORCH)")
+	$(BIN)/python -m pip install --quiet -e ".[test]" --config-settings editable_mode=compat
+	touch $@
+
+demo: install
+	$(BIN)/mixgan train --objective mixup --data spiral --iterations 2000
+
+test: install
+	$(BIN)/python -m pytest tests
+
+bench: install
+	$(BIN)/python scripts/bench_train.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from mixgan.cli import main
+
+raise SystemExit(main())

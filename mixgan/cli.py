@@ -1,0 +1,107 @@
+"""The ``mixgan`` command line: one sub-command per entry of COMMANDS, options built from TrainConfig."""
+import argparse
+import json
+import math
+import sys
+
+from mixgan.config import FIELDS, TrainConfig, choices, make_config
+from mixgan.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad input as one line on stderr, exit status 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+
+
+def _float(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+
+
+def _int_list(text):
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
+
+
+PARSE = {int: _int, float: _float, str: str, tuple: _int_list}
+
+
+def add_config_arguments(parser, skip=()):
+    """One ``--option`` per TrainConfig field, with its doc and default as help."""
+    for name, f in FIELDS.items():
+        if name in skip:
+            continue
+        meta = f.metadata
+        default = "" if f.default is None else f" (default: {_show(f.default)})"
+        extra = {}
+        if "choices" in meta:
+            extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
+                            help=meta["doc"] + default, **extra)
+    parser.add_argument("--config", metavar="FILE", help="TOML or JSON file of options; command-line options win")
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
+
+
+def config_from_args(args, skip=()):
+    overrides = {name: getattr(args, name) for name in FIELDS
+                 if name not in skip and getattr(args, name, None) is not None}
+    return make_config(overrides, args.config)
+
+
+def add_train(parser):
+    add_config_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_train(args):
+    config = config_from_args(args)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    from mixgan.train import train
+    run = train(config, progress=not args.no_progress)
+    print(f"run folder: {run}")
+    print(f"snapshots:  {run / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)")
+    return 0
+
+
+# name -> (add_arguments, run, one-line help)
+COMMANDS = {
+    "train": (add_train, run_train, "train one GAN on a 2D toy distribution"),
+}
+
+
+def main(argv=None):
+    parser = Parser(prog="mixgan", description="Train, see and compare GAN objectives (standard and mixup).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, (add, _, help_text) in COMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=help_text))
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return COMMANDS[args.command][1](args)
+    except UsageError as e:
+        print(f"mixgan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mixgan: interrupted", file=sys.stderr)
+        return 130

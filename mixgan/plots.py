@@ -1,0 +1,61 @@
+"""Pictures drawn from what a run folder holds (raw arrays), never from a model."""
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mixgan.runs import atomic_write_bytes  # noqa: E402
+
+REAL_COLOR = "tab:blue"
+FAKE_COLOR = "tab:orange"
+FRAME_MARGIN = 0.25  # the paper's demo: axis limits [min(real) − 0.25, max(real) + 0.25]
+
+
+def frame_limits(real, margin=FRAME_MARGIN):
+    """One square frame for both axes, from the real points, as in Figure 5."""
+    return float(real.min()) - margin, float(real.max()) + margin
+
+
+def outside_count(fake, lo, hi):
+    finite = np.isfinite(fake).all(axis=1)
+    inside = finite & (fake >= lo).all(axis=1) & (fake <= hi).all(axis=1)
+    return int((~inside).sum())
+
+
+def draw_points(ax, real, fake, title=None):
+    """Real points blue, generated orange, frame fixed by the real points, and a note of
+    how many generated points fell outside it."""
+    lo, hi = frame_limits(real)
+    ax.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOR, alpha=0.6, linewidths=0)
+    ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOR, alpha=0.6, linewidths=0)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    outside = outside_count(fake, lo, hi)
+    if outside:
+        ax.text(0.02, 0.02, f"{outside}/{len(fake)} generated outside", transform=ax.transAxes,
+                fontsize=7, color="black", bbox=dict(facecolor="white", alpha=0.7, linewidth=0))
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def save_figure(fig, path, **kwargs):
+    buf = io.BytesIO()
+    fig.savefig(buf, format=str(path).rsplit(".", 1)[-1], **kwargs)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def draw_snapshot(npz_path, png_path, title=None):
+    """The picture of one snapshot, from its saved arrays."""
+    with np.load(npz_path) as z:
+        real, fake = z["real"], z["fake"]
+    fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=120)
+    draw_points(ax, real, fake, title)
+    fig.tight_layout()
+    save_figure(fig, png_path)

@@ -1,0 +1,88 @@
+"""Run folders: numbered creation that never overwrites, atomic file writes, metrics.jsonl."""
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mixgan.errors import UsageError
+
+
+def atomic_write_bytes(path, data):
+    """Write to a temporary file in the same folder, then rename: a crash never leaves a truncated file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text):
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def atomic_save_npz(path, **arrays):
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_torch_save(path, obj):
+    import torch
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def append_jsonl(path, record):
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_jsonl(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+_NUMBERED = re.compile(r"^(\d{5,})-")
+
+
+def create_run_folder(out, label):
+    """Create ``out/NNNNN-label`` with the next free number. ``mkdir`` is exclusive, so two
+    runs started at once under the same ``out`` get different folders."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create output folder {out}: {e.strerror or e}")
+    if not out.is_dir():
+        raise UsageError(f"output folder {out} is not a folder")
+    taken = [int(m.group(1)) for p in out.iterdir() if (m := _NUMBERED.match(p.name))]
+    number = max(taken, default=-1) + 1
+    for _ in range(1000):
+        run = out / f"{number:05d}-{label}"
+        try:
+            run.mkdir()
+            return run
+        except FileExistsError:
+            number += 1
+        except OSError as e:
+            raise UsageError(f"cannot write to output folder {out}: {e.strerror or e}")
+    raise UsageError(f"could not find a free run folder name under {out}")
+
+
+def snapshot_path(run, iteration, suffix):
+    return Path(run) / "snapshots" / f"iter_{iteration:06d}{suffix}"

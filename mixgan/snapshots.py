@@ -1,0 +1,16 @@
+"""What a run records at a snapshot iteration: raw arrays first, then the picture drawn from them."""
+import torch
+
+from mixgan import plots, runs
+
+
+@torch.no_grad()
+def write_snapshot(run, iteration, G, D, fixed_z, fixed_real, config):
+    """Generate from the fixed noise, save ``snapshots/iter_NNNNNN.npz`` (``real``, ``fake``)
+    and draw ``iter_NNNNNN.png`` from it. Returns the saved arrays as a dict."""
+    arrays = {"real": fixed_real, "fake": G(fixed_z).cpu().numpy(), "iteration": iteration}
+    npz = runs.snapshot_path(run, iteration, ".npz")
+    runs.atomic_save_npz(npz, **arrays)
+    plots.draw_snapshot(npz, runs.snapshot_path(run, iteration, ".png"),
+                        title=f"{config.objective} · {config.data} · iteration {iteration}")
+    return arrays

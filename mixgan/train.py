@@ -1,0 +1,122 @@
+"""The training loop: one linear function from a TrainConfig to a finished run folder."""
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from mixgan import runs
+from mixgan.data import make_data
+from mixgan.errors import UsageError
+from mixgan.models import MLPDiscriminator, MLPGenerator
+from mixgan.objectives import OBJECTIVES
+from mixgan.snapshots import write_snapshot
+
+
+def resolve_device(name):
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("device cuda was asked for, but torch sees no CUDA GPU (use --device cpu or auto)")
+    return torch.device(name)
+
+
+def stream_generator(seed, stream, device):
+    """An independent torch.Generator per named stream of randomness, derived from the run's seed,
+    so that e.g. the snapshot noise is the same for every objective at one seed."""
+    state = np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state) & (2**63 - 1))
+
+
+STREAMS = {"weights": 0, "snapshot": 1, "data": 2, "noise": 3, "objective": 4}
+
+
+def build_models(config, event_dim=2):
+    """G and D with weights drawn from the run's seed, leaving the global RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(stream_generator(config.seed, STREAMS["weights"], "cpu").initial_seed()))
+        G = MLPGenerator(config.z_dim, event_dim, config.width, config.depth)
+        D = MLPDiscriminator(event_dim, config.width, config.depth)
+    return G, D
+
+
+def run_label(config):
+    return f"{config.data}-{config.objective}-s{config.seed}"
+
+
+def train(config, progress=True):
+    """Train one GAN as ``config`` says; return the run folder."""
+    # Set-up: everything that can fail on bad input fails before anything is written.
+    device = resolve_device(config.device)
+    data = make_data(config.data)
+    objective = OBJECTIVES[config.objective](config)
+    run = runs.create_run_folder(config.out, run_label(config))
+    runs.atomic_write_json(run / "config.json", config.to_dict())
+    (run / "snapshots").mkdir()
+
+    gen = {name: stream_generator(config.seed, s, device) for name, s in STREAMS.items() if name != "weights"}
+    G, D = build_models(config)
+    G, D = G.to(device), D.to(device)
+    adam = dict(lr=config.lr, betas=(config.beta1, config.beta2))
+    opt_g = torch.optim.Adam(G.parameters(), **adam)
+    opt_d = torch.optim.Adam(D.parameters(), **adam)
+
+    # One fixed batch of noise and real points for every snapshot, as in Figure 5.
+    fixed_z = torch.randn(config.snapshot_size, config.z_dim, generator=gen["snapshot"], device=device)
+    fixed_real = data.sample(config.snapshot_size, gen["snapshot"]).cpu().numpy()
+    snapshot_at = set(config.snapshot_iterations)
+
+    B = config.batch_size
+    d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
+    sums = {"d_loss": torch.zeros((), device=device), "g_loss": torch.zeros((), device=device)}
+    start, window = time.perf_counter(), 0
+    bar = tqdm(total=config.iterations, disable=not progress, unit="it", dynamic_ncols=True, mininterval=0.5)
+    for it in range(1, config.iterations + 1):
+        # Discriminator steps. G is fixed while they run, so every fake they need comes from
+        # one no-grad forward pass (one large matrix product beats d_steps small ones), and
+        # no graph through G is built.
+        with torch.no_grad():
+            z = torch.randn(config.d_steps * d_chunk, config.z_dim, generator=gen["noise"], device=device)
+            fakes = G(z)
+        reals = data.sample(config.d_steps * d_chunk, gen["data"])
+        for real, fake in zip(reals.split(d_chunk), fakes.split(d_chunk)):
+            d_loss = objective.d_loss(D, real, fake, gen["objective"])
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+
+        # Generator step through a frozen D: gradients flow to G's weights only.
+        D.requires_grad_(False)
+        z = torch.randn(B, config.z_dim, generator=gen["noise"], device=device)
+        g_loss = objective.g_loss(D, G(z))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        D.requires_grad_(True)
+
+        # Bookkeeping. Losses stay on the device until a log line is due (no per-step sync).
+        sums["d_loss"] += d_loss.detach()
+        sums["g_loss"] += g_loss.detach()
+        window += 1
+        if it in snapshot_at:
+            write_snapshot(run, it, G, D, fixed_z, fixed_real, config)
+        if it % config.log_every == 0 or it == config.iterations:
+            with torch.no_grad():
+                d_real = torch.sigmoid(D(real[:B])).mean().item()
+                d_fake = torch.sigmoid(D(fake[:B])).mean().item()
+            record = {"iteration": it, "d_loss": sums["d_loss"].item() / window,
+                      "g_loss": sums["g_loss"].item() / window, "d_real": d_real, "d_fake": d_fake,
+                      "elapsed_s": round(time.perf_counter() - start, 3)}
+            runs.append_jsonl(run / "metrics.jsonl", record)
+            bar.set_postfix(d_loss=f"{record['d_loss']:.3f}", g_loss=f"{record['g_loss']:.3f}", refresh=False)
+            for v in sums.values():
+                v.zero_()
+            window = 0
+        bar.update(1)
+    bar.close()
+
+    # Final weights.
+    runs.atomic_torch_save(run / "generator.pt", G.state_dict())
+    runs.atomic_torch_save(run / "discriminator.pt", D.state_dict())
+    return Path(run)
