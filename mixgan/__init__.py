@@ -1,0 +1,1 @@
+"""mixgan: a PyTorch toolkit for studying GAN training stability with the mixup discriminator objective."""
