@@ -1,0 +1,164 @@
+"""Iterations per second of mixgan's training loop on the paper's configuration (the
+``figure5`` preset), next to a plain PyTorch loop written the way the authors' demo code is
+written, running the same algorithm on the same device, and the arithmetic floor.
+
+    python scripts/bench_train.py [--device cpu|cuda] [--short 20 --long 60] [--repeats 3]
+
+mixgan is timed through its real ``train()``: the difference between a long and a short run
+divided by the difference in iterations, so set-up, snapshots and file writes cancel out.
+The demo-style loop differs from mixgan only in how it computes the same thing: fakes are not
+detached in discriminator steps (a graph is built and back-propagated through G), inputs carry
+``requires_grad=True``, each mixup step generates its two real+fake batches with separate G
+passes, and the generator step runs D on a real+fake batch. The arithmetic floor is the time
+of the matrix products one mixgan iteration needs, each shape timed alone on this machine.
+Runs are interleaved (mixgan, demo, floor; repeated) and the median of each is reported.
+"""
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from mixgan.config import make_config
+from mixgan.data import make_data
+from mixgan.models import MLPDiscriminator, MLPGenerator
+from mixgan.train import train
+
+
+def mixgan_ms_per_iteration(objective, device, short, long):
+    times = {}
+    with tempfile.TemporaryDirectory() as out:
+        for n in (short, long):
+            c = make_config(dict(preset="figure5", objective=objective, data="ring", iterations=n,
+                                 snapshots=(n,), log_every=n, device=device, out=out))
+            t = time.perf_counter()
+            train(c, progress=False)
+            times[n] = time.perf_counter() - t
+    return 1e3 * (times[long] - times[short]) / (long - short)
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def demo_ms_per_iteration(objective, device, iterations, alpha=0.2, B=128, width=512):
+    """The demo code's algorithm written in its style (see the module docstring)."""
+    torch.manual_seed(0)
+    G = MLPGenerator(2, 2, width, 3).to(device)
+    D = MLPDiscriminator(2, width, 3).to(device)
+    opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+    data, gen = make_data("ring"), torch.Generator(device).manual_seed(0)
+
+    def batch():
+        real = data.sample(B, gen)
+        fake = G(torch.randn(B, 2, device=device))  # not detached: the graph reaches G
+        x = torch.cat([real, fake])
+        y = torch.cat([torch.ones(B, device=device), torch.zeros(B, device=device)])
+        perm = torch.randperm(2 * B, device=device)
+        return x[perm].requires_grad_(True), y[perm]
+
+    def one_iteration():
+        for _ in range(5):
+            if objective == "mixup":
+                (x1, y1), (x2, y2) = batch(), batch()
+                lam = alpha * torch.rand(2 * B, 1, device=device)
+                x, y = lam * x1 + (1 - lam) * x2, lam[:, 0] * y1 + (1 - lam[:, 0]) * y2
+            else:
+                x, y = batch()
+            loss = F.binary_cross_entropy_with_logits(D(x), y)
+            opt_d.zero_grad()
+            opt_g.zero_grad()
+            loss.backward()
+            opt_d.step()
+        x, y = batch()
+        g_loss = -F.binary_cross_entropy_with_logits(D(x), y)
+        opt_g.zero_grad()
+        opt_d.zero_grad()
+        g_loss.backward()
+        opt_g.step()
+
+    for _ in range(3):
+        one_iteration()
+    sync(device)
+    t = time.perf_counter()
+    for _ in range(iterations):
+        one_iteration()
+    sync(device)
+    return 1e3 * (time.perf_counter() - t) / iterations
+
+
+def iteration_matmuls(objective, B=128, width=512, depth=3, z=2, d_steps=5):
+    """(m, k, n) of every matrix product in one mixgan iteration of the figure5 preset."""
+    dims = [z] + [width] * depth + [2]  # generator layers
+    ddims = [2] + [width] * depth + [1]  # discriminator layers
+    d_points = 2 * B  # standard: real+fake batch; shuffled mixup: two batches mixed into 2B points
+    g_points = d_steps * (2 * B if objective == "mixup" else B)
+    shapes = []
+
+    def forward(n, layers):
+        shapes.extend((n, i, o) for i, o in zip(layers, layers[1:]))
+
+    def backward(n, layers, weights=True, first_input=False):
+        for j, (i, o) in enumerate(zip(layers, layers[1:])):
+            if weights:
+                shapes.append((o, n, i))  # grad of the weight
+            if j > 0 or first_input:
+                shapes.append((n, o, i))  # grad of the layer's input
+
+    forward(g_points, dims)  # one no-grad G pass for all discriminator steps
+    for _ in range(d_steps):
+        forward(d_points, ddims)
+        backward(d_points, ddims)
+    forward(B, dims)  # generator step
+    forward(B, ddims)
+    backward(B, ddims, weights=False, first_input=True)  # D frozen: input gradients only
+    backward(B, dims)
+    return shapes
+
+
+def floor_ms_per_iteration(shapes, device, reps=30):
+    total, cache = 0.0, {}
+    for m, k, n in shapes:
+        if (m, k, n) not in cache:
+            a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
+            for _ in range(5):
+                a @ b
+            sync(device)
+            t = time.perf_counter()
+            for _ in range(reps):
+                a @ b
+            sync(device)
+            cache[m, k, n] = (time.perf_counter() - t) / reps
+        total += cache[m, k, n]
+    return 1e3 * total
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--short", type=int, default=20, help="iterations of the short mixgan run")
+    p.add_argument("--long", type=int, default=60, help="iterations of the long mixgan run")
+    p.add_argument("--repeats", type=int, default=3)
+    a = p.parse_args()
+    print(f"device {a.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"figure5 preset (width 512, depth 3, batch 128, 5 D steps)")
+    print(f"{'objective':<10}{'mixgan ms/it':>14}{'demo ms/it':>12}{'speed-up':>10}"
+          f"{'floor ms/it':>13}{'GFLOP/it':>10}{'floor GFLOP/s':>15}{'mixgan/floor':>14}")
+    for objective in ("standard", "mixup"):
+        shapes = iteration_matmuls(objective)
+        flops = sum(2 * m * k * n for m, k, n in shapes)
+        ours, demo, floor = [], [], []
+        for _ in range(a.repeats):
+            ours.append(mixgan_ms_per_iteration(objective, a.device, a.short, a.long))
+            demo.append(demo_ms_per_iteration(objective, a.device, a.long - a.short))
+            floor.append(floor_ms_per_iteration(shapes, a.device))
+        o, d, f = (statistics.median(v) for v in (ours, demo, floor))
+        print(f"{objective:<10}{o:>14.1f}{d:>12.1f}{d / o:>9.2f}x{f:>13.1f}{flops / 1e9:>10.2f}"
+              f"{flops / f / 1e6:>15.0f}{o / f:>13.2f}x")
+
+
+if __name__ == "__main__":
+    main()
