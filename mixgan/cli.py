@@ -36,7 +36,14 @@ def _int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
 
 
-PARSE = {int: _int, float: _float, str: str, tuple: _int_list}
+def _bool(text):  # image data (issue 5): `--download` alone means true; `--download false` is allowed too
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+PARSE = {int: _int, float: _float, str: str, tuple: _int_list, bool: _bool}
 
 
 def add_config_arguments(parser, skip=()):
@@ -49,6 +56,8 @@ def add_config_arguments(parser, skip=()):
         extra = {}
         if "choices" in meta:
             extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
+        if f.type is bool:  # a flag: `--download` means true
+            extra.update(nargs="?", const=True, metavar="BOOL")
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
                             help=meta["doc"] + default, **extra)
     parser.add_argument("--config", metavar="FILE", help="TOML or JSON file of options; command-line options win")
@@ -84,7 +93,7 @@ def run_train(args):
 
 # name -> (add_arguments, run, one-line help)
 COMMANDS = {
-    "train": (add_train, run_train, "train one GAN on a 2D toy distribution"),
+    "train": (add_train, run_train, "train one GAN on a 2D toy distribution or an image data set"),
 }
 
 
