@@ -6,6 +6,7 @@ import sys
 
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
+from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
 
 
 class Parser(argparse.ArgumentParser):
@@ -94,6 +95,7 @@ def run_train(args):
 # name -> (add_arguments, run, one-line help)
 COMMANDS = {
     "train": (add_train, run_train, "train one GAN on a 2D toy distribution or an image data set"),
+    "image-metrics": (add_image_metrics, run_image_metrics_command, "offline image metrics of image runs' snapshots"),
 }
 
 

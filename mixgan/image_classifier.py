@@ -63,7 +63,7 @@ def predict(model, images, batch=1000):
     return torch.cat(feats), torch.cat(classes)
 
 
-def train_classifier(train, test, device="cpu", seed=TRAIN_SEED, train_images=TRAIN_IMAGES):
+def train_classifier(train, test, device="cpu", seed=TRAIN_SEED, train_images=None):
     """Fit an :class:`ImageClassifier` on ImageData ``train`` and return (model, accuracy on ``test``).
 
     Adam (lr 1e-3), batches of 128 drawn with replacement from a seeded generator, no
@@ -72,7 +72,7 @@ def train_classifier(train, test, device="cpu", seed=TRAIN_SEED, train_images=TR
     if train.labels is None or test.labels is None:
         raise UsageError(f"{train.name}: classifier metrics need labelled images "
                          "(for a folder: one sub-folder per class)")
-    epochs = min(30, max(2, math.ceil(train_images / len(train))))
+    epochs = min(30, max(2, math.ceil((train_images or TRAIN_IMAGES) / len(train))))
     steps = max(1, epochs * len(train) // BATCH)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
