@@ -99,9 +99,10 @@ def test_image_models_are_seeded_and_leave_the_global_rng_alone():
     assert torch.equal(state, torch.get_rng_state())
 
 
-@pytest.mark.parametrize("objective", ["mixup", "standard"])
-def test_digits_smoke_run_writes_grids_and_tensors(tmp_path, objective):
-    run = train(tiny_config(out=str(tmp_path), data="digits", objective=objective, **TINY_IMAGES), progress=False)
+@pytest.mark.parametrize("objective, pairing", [("mixup", "real-fake"), ("mixup", "shuffled"), ("standard", "real-fake")])
+def test_digits_smoke_run_writes_grids_and_tensors(tmp_path, objective, pairing):
+    run = train(tiny_config(out=str(tmp_path), data="digits", objective=objective, pairing=pairing, **TINY_IMAGES),
+                progress=False)
     assert run.name == f"00000-digits-{objective}-s3"
     config = json.loads((run / "config.json").read_text())
     assert (config["width"], config["z_dim"], config["image_size"]) == (4, 100, None)
