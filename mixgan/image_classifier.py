@@ -10,6 +10,7 @@ Trained classifiers are cached as ``OUT/classifiers/<data>-<C>x<R>.pt`` (weights
 facts) with a ``.json`` beside it recording the held-out test accuracy, so every run and
 ``compare`` under one outputs folder measures with the same network.
 """
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 from mixgan import runs
 from mixgan.data import data_label, make_data
 from mixgan.errors import UsageError
+from mixgan.image_data import FOLDER_PREFIX
 
 CLASSIFIER_VERSION = 1  # bump when the network or its training changes, so old caches are not reused
 FEATURES = 64  # width of the feature layer the Fréchet distance is measured in
@@ -91,8 +93,13 @@ def train_classifier(train, test, device="cpu", seed=TRAIN_SEED, train_images=No
 
 
 def classifier_path(out, data, event_shape):
+    """``OUT/classifiers/<data>-<C>x<R>.pt``; folders add a hash of their full path, so two
+    folders with the same last name do not share one cache file."""
     c, r = event_shape[0], event_shape[-1]
-    return Path(out) / "classifiers" / f"{data_label(data)}-{c}x{r}.pt"
+    label = data_label(data)
+    if data.startswith(FOLDER_PREFIX):
+        label += "-" + hashlib.sha256(data.encode()).hexdigest()[:8]
+    return Path(out) / "classifiers" / f"{label}-{c}x{r}.pt"
 
 
 def load_or_train_classifier(config, device="cpu", progress=None):

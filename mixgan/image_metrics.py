@@ -87,15 +87,17 @@ def _options(config, out=None):
                                  image_size=get("image_size"), out=str(out or get("out") or "outputs"))
 
 
-def image_snapshot_metrics(config, fake, device="cpu", fid=False, cache_dir=None, progress=None):
+def image_snapshot_metrics(config, fake, device="cpu", fid=False, cache_dir=None, progress=None, classifier=None):
     """Every offline image metric for generated images ``fake`` [N, C, H, W] in [-1, 1] of ``config``'s data set.
 
     ``config``: a TrainConfig or the dict of a run's ``config.json``. The classifier is cached
     under ``cache_dir`` (default: the config's ``out``). ``fid=True`` adds ``fid`` against
     the held-out test images or raises UsageError saying why it cannot be computed here.
+    ``classifier``: the (model, info) of :func:`load_or_train_classifier`, to measure many
+    snapshots without reloading it.
     """
     options = _options(config, cache_dir)
-    model, info = load_or_train_classifier(options, device=device, progress=progress)
+    model, info = classifier or load_or_train_classifier(options, device=device, progress=progress)
     fake = np.asarray(fake)
     if tuple(fake.shape[1:]) != tuple(info["event_shape"]):
         raise UsageError(f"generated images have shape {tuple(fake.shape[1:])}, but {options.data} at this "
@@ -117,7 +119,7 @@ def run_image_metrics(run, fid=False, device="cpu", progress=None):
     snapshots = sorted((run / "snapshots").glob("iter_*.npz"))
     if not snapshots:
         raise UsageError(f"{run} has no snapshots (snapshots/iter_NNNNNN.npz)")
-    rows = []
+    rows, classifier = [], None
     for npz in snapshots:
         try:
             with np.load(npz) as z:
@@ -126,5 +128,8 @@ def run_image_metrics(run, fid=False, device="cpu", progress=None):
             raise UsageError(f"cannot read snapshot {npz}: {err}") from err
         if fake.ndim != 4:
             raise UsageError(f"{run} is not an image run ({npz.name} holds points of shape {fake.shape[1:]})")
-        rows.append({"iteration": iteration, **image_snapshot_metrics(config, fake, device, fid, run.parent, progress)})
+        if classifier is None:
+            classifier = load_or_train_classifier(_options(config, run.parent), device=device, progress=progress)
+        rows.append({"iteration": iteration, **image_snapshot_metrics(config, fake, device, fid, run.parent,
+                                                                      classifier=classifier)})
     return rows

@@ -151,3 +151,11 @@ def test_image_metrics_command_on_a_digits_run(digits_cache, capsys):
     if fid_unavailable():
         assert capsys.readouterr().err.startswith("mixgan: error: FID needs")
     assert main(["image-metrics", str(digits_cache / "nope")]) == 2
+
+
+def test_cache_files_are_per_data_set_and_resolution():
+    from mixgan.image_classifier import classifier_path
+    a, b = (classifier_path("o", f"folder:/{p}/cats", (3, 8, 8)) for p in ("x", "y"))
+    assert a != b and a.name.startswith("folder-cats-") and a.name.endswith("-3x8.pt")
+    assert classifier_path("o", "digits", (1, 16, 16)).as_posix() == "o/classifiers/digits-1x16.pt"
+    assert classifier_path("o", "digits", (1, 32, 32)) != classifier_path("o", "digits", (1, 16, 16))
