@@ -27,6 +27,7 @@ import torch
 from mixgan.errors import UsageError
 from mixgan.fid import frechet_inception_distance
 from mixgan.image_classifier import load_or_train_classifier, predict
+from mixgan.image_data import is_image_dataset
 
 
 def frechet_distance(x, y):
@@ -83,6 +84,8 @@ def classifier_metrics(model, info, fake):
 def _options(config, out=None):
     """The few options the metrics need, from a TrainConfig or a config.json dict."""
     get = config.get if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
+    if not is_image_dataset(get("data")):
+        raise UsageError(f"image metrics need an image data set, not {get('data')!r} (2D runs: mixgan.metrics)")
     return types.SimpleNamespace(data=get("data"), data_root=get("data_root"), download=False,
                                  image_size=get("image_size"), out=str(out or get("out") or "outputs"))
 

@@ -121,6 +121,11 @@ def test_corrupt_cache_is_a_one_line_error(tmp_path):
         image_snapshot_metrics(tiny_config(data="digits", out=str(tmp_path)), np.zeros((2, 1, 16, 16)))
 
 
+def test_two_d_runs_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="need an image data set, not 'ring'"):
+        image_snapshot_metrics({"data": "ring", "out": str(tmp_path)}, np.zeros((4, 2)))
+
+
 def test_unlabelled_folder_is_refused(tmp_path):
     from PIL import Image
     for k in range(10):
