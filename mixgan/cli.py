@@ -6,6 +6,7 @@ import sys
 
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
+from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
 
 
 class Parser(argparse.ArgumentParser):
@@ -36,7 +37,14 @@ def _int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
 
 
-PARSE = {int: _int, float: _float, str: str, tuple: _int_list}
+def _bool(text):  # image data (issue 5): `--download` alone means true; `--download false` is allowed too
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+PARSE = {int: _int, float: _float, str: str, tuple: _int_list, bool: _bool}
 
 
 def add_config_arguments(parser, skip=()):
@@ -49,6 +57,8 @@ def add_config_arguments(parser, skip=()):
         extra = {}
         if "choices" in meta:
             extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
+        if f.type is bool:  # a flag: `--download` means true
+            extra.update(nargs="?", const=True, metavar="BOOL")
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
                             help=meta["doc"] + default, **extra)
     parser.add_argument("--config", metavar="FILE", help="TOML or JSON file of options; command-line options win")
@@ -84,7 +94,8 @@ def run_train(args):
 
 # name -> (add_arguments, run, one-line help)
 COMMANDS = {
-    "train": (add_train, run_train, "train one GAN on a 2D toy distribution"),
+    "train": (add_train, run_train, "train one GAN on a 2D toy distribution or an image data set"),
+    "image-metrics": (add_image_metrics, run_image_metrics_command, "offline image metrics of image runs' snapshots"),
 }
 
 

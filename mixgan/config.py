@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixgan.errors import UsageError
+from mixgan.image_data import is_image_dataset
 
 PAPER_SNAPSHOTS = (10, 100, 1000, 10000, 20000)
 
@@ -25,7 +26,8 @@ class TrainConfig:
     """Everything a training run needs; defaults follow the paper's equation and architecture."""
 
     objective: str = opt("mixup", "GAN objective", choices="objectives")
-    data: str = opt("spiral", "2D toy distribution", choices="datasets")
+    data: str = opt("spiral", "2D toy distribution, or image data: digits, mnist, fashion-mnist, cifar10, folder:PATH",
+                    choices="datasets")
     alpha: float = opt(0.2, "mixup α: Beta(α, α) or U(0, α) for λ")
     lambda_dist: str = opt("beta", "mixup λ distribution: beta (the paper's equation) or uniform (the demo code)",
                            choices="lambda_dists")
@@ -36,9 +38,10 @@ class TrainConfig:
     iterations: int = opt(20000, "generator updates")
     d_steps: int = opt(5, "discriminator updates per generator update")
     batch_size: int = opt(128, "real points (and generated points) per batch")
-    width: int = opt(512, "hidden units per layer of G and D")
+    width: int = opt(None, "hidden units per layer of G and D (MLP; default 512) or channels next to the image "
+                           "(conv; default 64)")
     depth: int = opt(3, "hidden layers of G and D")
-    z_dim: int = opt(2, "noise dimension of G")
+    z_dim: int = opt(None, "noise dimension of G; default 2 for 2D data, 100 for image data")
     lr: float = opt(1e-3, "Adam learning rate of G and D")
     beta1: float = opt(0.9, "Adam β1 of G and D")
     beta2: float = opt(0.999, "Adam β2 of G and D")
@@ -50,8 +53,19 @@ class TrainConfig:
     device: str = opt("auto", "auto (cuda when present), cpu or cuda", choices="devices")
     out: str = opt("outputs", "folder that receives the numbered run folder")
     preset: str = opt(None, "named settings applied under the given options", choices="presets")
+    # Image data (issue 5): where the files of mnist, fashion-mnist and cifar10 live, fetching them, resolution.
+    data_root: str = opt("data", "folder holding mnist, fashion-mnist and cifar10 in torchvision's layout")
+    download: bool = opt(False, "fetch mnist, fashion-mnist or cifar10 into --data-root (needs torchvision)")
+    image_size: int = opt(None, "image resolution: 8, 16, 28, 32 or 64 (default: the data set's own; digits 16, "
+                                "folders 64)")
 
     def __post_init__(self):
+        # width and z_dim left unset take the data's default (2D points vs images, see mixgan.data);
+        # the resolved value is what config.json records.
+        from mixgan.data import default_for
+        for name in ("width", "z_dim"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, default_for(self.data, name))
         check(self)
 
     @property
@@ -76,6 +90,9 @@ PRESETS = {
                     lr=1e-3, beta1=0.9, beta2=0.999, snapshot_size=1000),
     "paper": dict(lambda_dist="beta", pairing="real-fake", g_loss="saturating", iterations=20000,
                   d_steps=5, batch_size=128, width=512, depth=3, z_dim=2, lr=1e-3),
+    # image data (issue 5): DCGAN's settings (Radford et al. 2016): Adam 2e-4, β1 0.5, batch 64, one
+    # D step per G step, non-saturating G loss; width and z_dim come from the data (64 and 100).
+    "dcgan": dict(d_steps=1, batch_size=64, lr=2e-4, beta1=0.5, g_loss="nonsaturating", iterations=10000),
 }
 
 
@@ -84,7 +101,7 @@ def choices(kind):
     from mixgan import data, objectives
     return {
         "objectives": list(objectives.OBJECTIVES),
-        "datasets": list(data.DATASETS),
+        "datasets": data.dataset_names(),
         "lambda_dists": list(objectives.LAMBDA_DISTRIBUTIONS),
         "pairings": list(objectives.PAIRINGS),
         "g_losses": list(objectives.GENERATOR_LOSSES),
@@ -102,6 +119,10 @@ def _check_type(name, value):
                                                            for v in value):
             raise UsageError(f"{name} must be a list of whole numbers, got {value!r}")
         return
+    if kind is bool or kind == "bool":  # image data (issue 5): --download
+        if not isinstance(value, bool):
+            raise UsageError(f"{name} must be true or false, got {value!r}")
+        return
     expected = {"int": int, "float": (int, float), "str": str}[kind if isinstance(kind, str) else kind.__name__]
     if isinstance(value, bool) or not isinstance(value, expected):
         raise UsageError(f"{name} must be {getattr(expected, '__name__', 'a number')}, got {value!r}")
@@ -118,7 +139,7 @@ def check(c):
         _check_type(name, getattr(c, name))
     for name in ("objective", "data", "lambda_dist", "pairing", "g_loss", "device", "preset"):
         value, valid = getattr(c, name), choices(FIELDS[name].metadata["choices"])
-        if value is not None and value not in valid:
+        if value is not None and value not in valid and not (name == "data" and is_image_dataset(value)):
             noun = {"data": "dataset", "lambda_dist": "lambda distribution", "g_loss": "generator loss"}.get(name, name)
             raise UsageError(f"unknown {noun} {value!r}; choose from: {', '.join(valid)}")
     for name in ("alpha", "lr", "beta1", "beta2"):
@@ -147,6 +168,18 @@ def check(c):
             raise UsageError(f"snapshot iteration {bad[0]} is outside 1..{c.iterations} (the run's iterations)")
         if not c.snapshots:
             raise UsageError("snapshots must name at least one iteration")
+    check_image_options(c)  # image data (issue 5)
+
+
+def check_image_options(c):
+    """image_size is a resolution the convolutional models support, and only for image data."""
+    from mixgan.conv_models import SUPPORTED_RESOLUTIONS
+    if c.image_size is not None:
+        if not is_image_dataset(c.data):
+            raise UsageError(f"image_size applies to image data only, not to {c.data!r}")
+        if c.image_size not in SUPPORTED_RESOLUTIONS:
+            raise UsageError(f"image_size must be one of {', '.join(map(str, SUPPORTED_RESOLUTIONS))}, "
+                             f"got {c.image_size}")
 
 
 def read_config_file(path):

@@ -7,9 +7,9 @@ import torch
 from tqdm import tqdm
 
 from mixgan import runs
-from mixgan.data import make_data
+from mixgan.data import data_label, make_data
 from mixgan.errors import UsageError
-from mixgan.models import MLPDiscriminator, MLPGenerator
+from mixgan.networks import make_networks
 from mixgan.objectives import OBJECTIVES
 from mixgan.snapshots import write_snapshot
 
@@ -33,30 +33,31 @@ STREAMS = {"weights": 0, "snapshot": 1, "data": 2, "noise": 3, "objective": 4}
 
 
 def build_models(config, event_dim=2):
-    """G and D with weights drawn from the run's seed, leaving the global RNG as it was."""
+    """G and D with weights drawn from the run's seed, leaving the global RNG as it was.
+    ``event_dim``: the shape of one example (an int for points; [C, H, W] gives conv nets)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(stream_generator(config.seed, STREAMS["weights"], "cpu").initial_seed()))
-        G = MLPGenerator(config.z_dim, event_dim, config.width, config.depth)
-        D = MLPDiscriminator(event_dim, config.width, config.depth)
+        G, D = make_networks(event_dim, config)
     return G, D
 
 
 def run_label(config):
-    return f"{config.data}-{config.objective}-s{config.seed}"
+    return f"{data_label(config.data)}-{config.objective}-s{config.seed}"
 
 
 def train(config, progress=True):
     """Train one GAN as ``config`` says; return the run folder."""
     # Set-up: everything that can fail on bad input fails before anything is written.
     device = resolve_device(config.device)
-    data = make_data(config.data)
+    data = make_data(config.data, config)
+    event_shape = getattr(data, "event_shape", 2)  # image data (issue 5): [C, H, W] picks conv nets
     objective = OBJECTIVES[config.objective](config)
     run = runs.create_run_folder(config.out, run_label(config))
     runs.atomic_write_json(run / "config.json", config.to_dict())
     (run / "snapshots").mkdir()
 
     gen = {name: stream_generator(config.seed, s, device) for name, s in STREAMS.items() if name != "weights"}
-    G, D = build_models(config)
+    G, D = build_models(config, event_shape)
     G, D = G.to(device), D.to(device)
     # Fused Adam: the same update rule as the default implementation in one kernel per
     # step; on 2 CPU cores its step is over 10x cheaper than the default for-loop version.
