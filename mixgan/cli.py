@@ -39,6 +39,16 @@ def _int_list(text):
 PARSE = {int: _int, float: _float, str: str, tuple: _int_list}
 
 
+def _bool(text):  # issue 8: flags such as --spectral-norm (alone: true)
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+PARSE[bool] = _bool
+
+
 def add_config_arguments(parser, skip=()):
     """One ``--option`` per TrainConfig field, with its doc and default as help."""
     for name, f in FIELDS.items():
@@ -49,6 +59,8 @@ def add_config_arguments(parser, skip=()):
         extra = {}
         if "choices" in meta:
             extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
+        if f.type is bool:  # a flag: --name alone means true (issue 8)
+            extra.update(nargs="?", const=True, metavar="{true,false}")
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
                             help=meta["doc"] + default, **extra)
     parser.add_argument("--config", metavar="FILE", help="TOML or JSON file of options; command-line options win")

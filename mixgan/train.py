@@ -12,6 +12,7 @@ from mixgan.errors import UsageError
 from mixgan.models import MLPDiscriminator, MLPGenerator
 from mixgan.objectives import OBJECTIVES
 from mixgan.snapshots import write_snapshot
+from mixgan.spectral import spectral_norm_layers
 
 
 def resolve_device(name):
@@ -38,6 +39,8 @@ def build_models(config, event_dim=2):
         torch.manual_seed(int(stream_generator(config.seed, STREAMS["weights"], "cpu").initial_seed()))
         G = MLPGenerator(config.z_dim, event_dim, config.width, config.depth)
         D = MLPDiscriminator(event_dim, config.width, config.depth)
+        if config.spectral_norm:  # issue 8; inside the fork: its power-iteration vectors are random
+            spectral_norm_layers(D)
     return G, D
 
 
