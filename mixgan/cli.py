@@ -37,7 +37,7 @@ def _int_list(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
 
 
-def _bool(text):  # image data (issue 5): `--download` alone means true; `--download false` is allowed too
+def _bool(text):  # flags: `--download` or `--spectral-norm` alone mean true; `false` is allowed too
     value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
     if value is None:
         raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
@@ -57,8 +57,8 @@ def add_config_arguments(parser, skip=()):
         extra = {}
         if "choices" in meta:
             extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
-        if f.type is bool:  # a flag: `--download` means true
-            extra.update(nargs="?", const=True, metavar="BOOL")
+        if f.type is bool:  # a flag: --name alone means true (issue 8)
+            extra.update(nargs="?", const=True, metavar="{true,false}")
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
                             help=meta["doc"] + default, **extra)
     parser.add_argument("--config", metavar="FILE", help="TOML or JSON file of options; command-line options win")

@@ -58,6 +58,16 @@ class TrainConfig:
     download: bool = opt(False, "fetch mnist, fashion-mnist or cifar10 into --data-root (needs torchvision)")
     image_size: int = opt(None, "image resolution: 8, 16, 28, 32 or 64 (default: the data set's own; digits 16, "
                                 "folders 64)")
+    # Baseline stabilisers (issue 8): WGAN-GP's penalty weight, R1/R2, spectral norm, manifold mixup.
+    gp_weight: float = opt(10.0, "wgan-gp: gradient-penalty weight λ (Gulrajani et al. 2017: 10, with Adam "
+                                 "lr 1e-4, β1 0.5, β2 0.9 and 5 critic steps; 0.1 in their toy code: "
+                                 "--preset wgan-gp-toy)")
+    r1: float = opt(0.0, "R1 penalty γ: adds (γ/2)·E‖∇D(x)‖² on real points to D's loss (Mescheder et al. 2018); "
+                         "0 = off")
+    r2: float = opt(0.0, "R2 penalty γ: adds (γ/2)·E‖∇D(G(z))‖² on generated points to D's loss; 0 = off")
+    spectral_norm: bool = opt(False, "spectral normalisation of every layer of D (Miyato et al. 2018)")
+    mixup_layer: int = opt(0, "mixup only: mix at hidden layer k of D (manifold mixup, Verma et al. 2019); "
+                              "0 = mix inputs")
 
     def __post_init__(self):
         # width and z_dim left unset take the data's default (2D points vs images, see mixgan.data);
@@ -96,6 +106,12 @@ PRESETS = {
 }
 
 
+# Baseline stabilisers (issue 8): the WGAN-GP toy code's settings (Gulrajani et al. 2017,
+# gan_toy.py: 256 points a batch, 5 critic steps, λ = 0.1, Adam 1e-4 with β = (0.5, 0.9)).
+PRESETS["wgan-gp-toy"] = dict(objective="wgan-gp", gp_weight=0.1, d_steps=5, batch_size=256,
+                              lr=1e-4, beta1=0.5, beta2=0.9)
+
+
 def choices(kind):
     """Valid names for a field with ``choices`` metadata (imported late: registries live beside what they register)."""
     from mixgan import data, objectives
@@ -119,7 +135,7 @@ def _check_type(name, value):
                                                            for v in value):
             raise UsageError(f"{name} must be a list of whole numbers, got {value!r}")
         return
-    if kind is bool or kind == "bool":  # image data (issue 5): --download
+    if kind is bool:  # flags (--download, --spectral-norm) take only true or false
         if not isinstance(value, bool):
             raise UsageError(f"{name} must be true or false, got {value!r}")
         return
@@ -168,6 +184,14 @@ def check(c):
             raise UsageError(f"snapshot iteration {bad[0]} is outside 1..{c.iterations} (the run's iterations)")
         if not c.snapshots:
             raise UsageError("snapshots must name at least one iteration")
+    # Baseline stabilisers (issue 8).
+    for name in ("gp_weight", "r1", "r2"):
+        if not math.isfinite(getattr(c, name)) or getattr(c, name) < 0:
+            raise UsageError(f"{name} must be a finite number >= 0, got {getattr(c, name)}")
+    if c.mixup_layer != 0 and c.objective != "mixup":
+        raise UsageError(f"mixup_layer applies to objective mixup only, got objective {c.objective!r}")
+    if not 0 <= c.mixup_layer <= c.depth:
+        raise UsageError(f"mixup_layer must be in 0..{c.depth} (D's hidden layers, = depth), got {c.mixup_layer}")
     check_image_options(c)  # image data (issue 5)
 
 

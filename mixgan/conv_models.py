@@ -96,3 +96,24 @@ class ConvDiscriminator(nn.Module):
 
     def forward(self, x):
         return self.head(self.features(x).flatten(1)).squeeze(1)
+
+    # Feature layers, for mixup at a hidden layer (manifold mixup, Verma et al. 2019).
+    # Layer k (1..number of down-blocks) is the output of the k-th LeakyReLU; layer 0 is the
+    # image itself, and from_hidden(hidden(x, k), k) == forward(x) for every k.
+    @property
+    def hidden_layers(self):
+        return len(self.features) // 2
+
+    def hidden(self, x, layer):
+        """Feature maps [N, C_k, H_k, W_k] after ``layer`` down-blocks (x itself for 0)."""
+        return self.features[: 2 * _layer(layer, self.hidden_layers)](x)
+
+    def from_hidden(self, h, layer):
+        """Logits [N] from the feature maps ``h`` at hidden layer ``layer``."""
+        return self.head(self.features[2 * _layer(layer, self.hidden_layers):](h).flatten(1)).squeeze(1)
+
+
+def _layer(layer, hidden_layers):
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= hidden_layers:
+        raise UsageError(f"mixup_layer must be in 0..{hidden_layers} (D's down-blocks), got {layer!r}")
+    return layer

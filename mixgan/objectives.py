@@ -162,3 +162,12 @@ def mixup(config):
 
 # name -> builder from a TrainConfig; CLI choices come from these keys.
 OBJECTIVES = {"standard": standard, "mixup": mixup}
+
+# Baseline stabilisers (issue 8): wgan-gp, hinge and lsgan live in mixgan/baselines.py. Every
+# builder is then wrapped so that the config's R1/R2 penalties (and, for mixup, mixup_layer)
+# apply to whichever objective is chosen.
+from mixgan import baselines  # noqa: E402  (baselines imports nothing from this module)
+
+OBJECTIVES.update(baselines.OBJECTIVES)
+for _name, _build in list(OBJECTIVES.items()):
+    OBJECTIVES[_name] = baselines.with_options(_build)

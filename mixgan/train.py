@@ -12,6 +12,7 @@ from mixgan.errors import UsageError
 from mixgan.networks import make_networks
 from mixgan.objectives import OBJECTIVES
 from mixgan.snapshots import write_snapshot
+from mixgan.spectral import spectral_norm_layers
 
 
 def resolve_device(name):
@@ -38,6 +39,8 @@ def build_models(config, event_dim=2):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(stream_generator(config.seed, STREAMS["weights"], "cpu").initial_seed()))
         G, D = make_networks(event_dim, config)
+        if config.spectral_norm:  # issue 8; inside the fork: its power-iteration vectors are random
+            spectral_norm_layers(D)
     return G, D
 
 
