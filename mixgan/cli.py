@@ -6,6 +6,7 @@ import sys
 
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
+from mixgan import figure_commands as figures  # figure5, plot, animate (issue 3)
 
 
 class Parser(argparse.ArgumentParser):
@@ -85,6 +86,9 @@ def run_train(args):
 # name -> (add_arguments, run, one-line help)
 COMMANDS = {
     "train": (add_train, run_train, "train one GAN on a 2D toy distribution"),
+    "figure5": (figures.add_figure5, figures.run_figure5, "train the four runs of the paper's Figure 5 and draw it"),
+    "plot": (figures.add_plot, figures.run_plot, "draw runs (rows) at their snapshot iterations (columns)"),
+    "animate": (figures.add_animate, figures.run_animate, "PNG frames and a GIF or MP4 of runs side by side"),
 }
 
 

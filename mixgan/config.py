@@ -50,6 +50,11 @@ class TrainConfig:
     device: str = opt("auto", "auto (cuda when present), cpu or cuda", choices="devices")
     out: str = opt("outputs", "folder that receives the numbered run folder")
     preset: str = opt(None, "named settings applied under the given options", choices="presets")
+    # Animation frames and discriminator landscapes (issue 3: figures; see docs/FIGURES.md).
+    frames: int = opt(0, "extra frames (fixed noise, log-spaced iterations from 1 to the last) saved under "
+                         "frames/ for animation; 0 = none")
+    landscape: int = opt(0, "grid points per side of D's probability map saved with every snapshot and "
+                            "frame (drawn as a heat map); 0 = none")
 
     def __post_init__(self):
         check(self)
@@ -147,6 +152,9 @@ def check(c):
             raise UsageError(f"snapshot iteration {bad[0]} is outside 1..{c.iterations} (the run's iterations)")
         if not c.snapshots:
             raise UsageError("snapshots must name at least one iteration")
+    # Frames and landscapes (issue 3: figures).
+    from mixgan.frames import check_frame_options
+    check_frame_options(c)
 
 
 def read_config_file(path):

@@ -44,10 +44,24 @@ def draw_points(ax, real, fake, title=None):
         ax.set_title(title, fontsize=9)
 
 
-def save_figure(fig, path, **kwargs):
+LANDSCAPE_CMAP = "Greys"  # light where D says "generated", dark where it says "real"; the points stay visible
+
+
+def draw_landscape(ax, landscape, limits):
+    """D's probability (see mixgan/landscape.py for the grid) as a heat map under the points.
+    Grid values sit at pixel centres, so the image extends half a cell beyond the grid."""
+    n = landscape.shape[0]
+    lo, hi = (float(v) for v in limits)
+    half = (hi - lo) / (2 * (n - 1))
+    return ax.imshow(landscape, origin="lower", extent=(lo - half, hi + half, lo - half, hi + half),
+                     cmap=LANDSCAPE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest", zorder=0, alpha=0.8)
+
+
+def save_figure(fig, path, keep_open=False, **kwargs):
     buf = io.BytesIO()
     fig.savefig(buf, format=str(path).rsplit(".", 1)[-1], **kwargs)
-    plt.close(fig)
+    if not keep_open:  # keep_open: the same figure is saved again in another format
+        plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -55,7 +69,10 @@ def draw_snapshot(npz_path, png_path, title=None):
     """The picture of one snapshot, from its saved arrays."""
     with np.load(npz_path) as z:
         real, fake = z["real"], z["fake"]
+        landscape = (z["landscape"], z["landscape_limits"]) if "landscape" in z else None
     fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=120)
+    if landscape is not None:  # saved with --landscape (issue 3)
+        draw_landscape(ax, *landscape)
     draw_points(ax, real, fake, title)
     fig.tight_layout()
     save_figure(fig, png_path)

@@ -2,6 +2,7 @@
 import torch
 
 from mixgan import plots, runs
+from mixgan.frames import landscape_arrays
 
 
 @torch.no_grad()
@@ -9,6 +10,7 @@ def write_snapshot(run, iteration, G, D, fixed_z, fixed_real, config):
     """Generate from the fixed noise, save ``snapshots/iter_NNNNNN.npz`` (``real``, ``fake``)
     and draw ``iter_NNNNNN.png`` from it. Returns the saved arrays as a dict."""
     arrays = {"real": fixed_real, "fake": G(fixed_z).cpu().numpy(), "iteration": iteration}
+    arrays.update(landscape_arrays(D, fixed_real, config))  # D's probability map when --landscape (issue 3)
     npz = runs.snapshot_path(run, iteration, ".npz")
     runs.atomic_save_npz(npz, **arrays)
     plots.draw_snapshot(npz, runs.snapshot_path(run, iteration, ".png"),
