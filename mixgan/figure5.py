@@ -75,8 +75,12 @@ def train_runs(configs, log=print):
         threads = max(1, cores // workers)
         log(f"training {len(configs)} runs in {workers} parallel processes ({threads} torch thread(s) each)")
         results = [None] * len(configs)
+        # Longest first (mixup's shuffled pairing reads two batches per D step), so no worker is
+        # left with a long run at the end while the other idles.
+        from mixgan.objectives import OBJECTIVES
+        order = sorted(range(len(configs)), key=lambda i: -OBJECTIVES[configs[i].objective](configs[i]).d_batches)
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_train_in_process, c, threads): i for i, c in enumerate(configs)}
+            futures = {pool.submit(_train_in_process, configs[i], threads): i for i in order}
             for f in as_completed(futures):
                 i = futures[f]
                 results[i] = (Path(f.result()[0]), f.result()[1])

@@ -127,8 +127,15 @@ def figure5_runs(paths):
 
 
 def draw_figure5(cells, paths, note=None, landscape=False):
+    """Draw :func:`figure5_figure` and save it to every path in ``paths``; return the iterations shown."""
+    fig, iterations = figure5_figure(cells, note, landscape)
+    save_both(fig, paths)
+    return iterations
+
+
+def figure5_figure(cells, note=None, landscape=False):
     """Figure 5's layout: 'ERM GAN' block left, 'mixup GAN (α)' block right, grid row over ring row,
-    one column per shared snapshot iteration. Saves the figure to every path in ``paths``."""
+    one column per shared snapshot iteration. Returns (figure, iterations)."""
     iterations = shared_iterations(cells.values())
     ncol = len(iterations)
     fig = plt.figure(figsize=(2 * ncol * PANEL_INCHES + 0.8, 2 * PANEL_INCHES + (1.3 if note else 1.0)), dpi=100)
@@ -146,14 +153,20 @@ def draw_figure5(cells, paths, note=None, landscape=False):
                     ax.set_ylabel(data, fontsize=10)
     if note:
         fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="0.3")
-    save_both(fig, paths)
-    return iterations
+    return fig, iterations
 
 
 # ------------------------------------------------------------------- generic grid
 def draw_run_grid(run_list, path, iterations=None, landscape=False, title=None):
+    """Draw :func:`run_grid_figure` and save it to ``path``; return the iterations shown."""
+    fig, shown = run_grid_figure(run_list, iterations, landscape, title)
+    save_both(fig, [path])
+    return shown
+
+
+def run_grid_figure(run_list, iterations=None, landscape=False, title=None):
     """Any runs (rows) at their shared snapshot iterations (columns), each row labelled with
-    the run's data, objective and folder name. Returns the iterations drawn."""
+    the run's data, objective and folder name. Returns (figure, iterations)."""
     shared = shared_iterations(run_list)
     if iterations:
         missing = sorted(set(iterations) - set(shared))
@@ -173,5 +186,4 @@ def draw_run_grid(run_list, path, iterations=None, landscape=False, title=None):
         axes[r, 0].set_ylabel(f"{run.label}\n{run.path.name}", fontsize=8)
     if title:
         fig.suptitle(title, fontsize=11)
-    save_both(fig, [path])
-    return shared
+    return fig, shared

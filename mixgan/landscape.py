@@ -30,10 +30,11 @@ def d_landscape(D, real, n):
     """D's probability on the n × n grid over the frame of the real points [N, 2].
 
     Returns ``{"landscape": float32 [n, n], "landscape_limits": float32 [2]}`` (numpy), ready
-    to be saved beside the points. D's parameters decide the device.
+    to be saved beside the points. D's parameters (if any) decide the device.
     """
     lo, hi = frame_limits(np.asarray(real))
-    device = next(D.parameters()).device
+    param = next(D.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
     points = grid_points(lo, hi, n).to(device)
     flat = points.reshape(-1, 2)
     probs = torch.cat([torch.sigmoid(D(chunk)) for chunk in flat.split(CHUNK)]).reshape(n, n)
