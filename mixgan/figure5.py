@@ -25,7 +25,7 @@ from mixgan.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, draw_figure5, figur
 
 # The reduced setting of ``--quick`` (chosen by measurement on a shared 2-core CPU; see docs/FIGURES.md).
 # Everything else stays the demo code's: 5 D steps, batch 128, Adam 1e-3, λ ~ U(0, α), shuffled pairs.
-QUICK = dict(width=128, iterations=3000, snapshots=(10, 100, 1000, 2000, 3000))
+QUICK = dict(width=128, iterations=2000, snapshots=(10, 100, 500, 1000, 2000))
 QUICK_NOTE = ("reduced figure (--quick: width {width}, {iterations} iterations); the paper's figure is "
               "`mixgan figure5` (width 512, 20000 iterations)")
 

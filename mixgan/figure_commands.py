@@ -1,22 +1,21 @@
 """Command-line glue for the figure commands (``figure5``, ``plot``, ``animate``): arguments and
 what each runs. Plotting modules are imported only when a command runs, so ``--help`` stays fast."""
+import argparse
 
 
-def _positive_int(name):
+def _count(name):
     def parse(text):
-        import argparse
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
         if value < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")  # argparse adds the option name
         return value
     return parse
 
 
 def _number(text):
-    import argparse
     try:
         return float(text)
     except ValueError:
@@ -24,7 +23,7 @@ def _number(text):
 
 
 def add_figure5(parser):
-    parser.add_argument("--seed", type=_positive_int("seed"), default=0, help="seed of all four runs (default: 0)")
+    parser.add_argument("--seed", type=_count("seed"), default=0, help="seed of all four runs (default: 0)")
     parser.add_argument("--device", default="auto", metavar="{auto,cpu,cuda}",
                         help="auto (cuda when present), cpu or cuda (default: auto)")
     parser.add_argument("--out", default="outputs", help="folder that receives the numbered figure folder")
@@ -32,9 +31,9 @@ def add_figure5(parser):
     parser.add_argument("--quick", nargs="?", const="on", default="off", choices=["on", "off", "auto"],
                         help="reduced setting for machines without a GPU (see docs/FIGURES.md); "
                              "'auto': quick unless a CUDA GPU is present")
-    parser.add_argument("--frames", type=_positive_int("frames"), default=0,
+    parser.add_argument("--frames", type=_count("frames"), default=0,
                         help="also save N log-spaced animation frames per run (for mixgan animate)")
-    parser.add_argument("--landscape", type=_positive_int("landscape"), default=0, metavar="N",
+    parser.add_argument("--landscape", type=_count("landscape"), default=0, metavar="N",
                         help="save D's probability on an N × N grid and draw it under the points")
     parser.add_argument("--from", dest="from_runs", nargs="+", metavar="RUN_DIR",
                         help="redraw from four finished runs (grid/ring × standard/mixup) without training")

@@ -4,6 +4,7 @@ Everything here reads saved arrays (``snapshots/iter_NNNNNN.npz``); nothing trai
 a model, so figures can be redrawn at will.
 """
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,8 +40,8 @@ class Run:
         try:
             with np.load(path) as z:
                 arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise UsageError(f"cannot read {path}: {e}")
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise UsageError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         for key in ("real", "fake"):
             a = arrays.get(key)
             if a is None or a.ndim != 2 or a.shape[1] != 2:

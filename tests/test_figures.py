@@ -205,7 +205,11 @@ def test_plot_command(tmp_path, capsys):
     assert iio.imread(tmp_path / "p.png").ndim == 3
     assert main(["plot", str(a), "--out", str(tmp_path / "p.txt")]) == 2
     assert main(["plot", str(a), "--out", str(tmp_path / "no" / "p.png")]) == 2
-    assert capsys.readouterr().err.count("\n") == 2
+    (a / "snapshots" / "iter_000002.npz").write_bytes(b"PK\x03\x04 truncated")
+    assert main(["plot", str(a), "--out", str(tmp_path / "q.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 3 and "cannot read" in err and "Traceback" not in err
+    assert not (tmp_path / "q.png").exists()
 
 
 # ---------------------------------------------------------------------- animation
