@@ -27,7 +27,7 @@ from mixgan.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, draw_figure5, figur
 # Everything else stays the demo code's: 5 D steps, batch 128, Adam 1e-3, λ ~ U(0, α), shuffled pairs.
 QUICK = dict(width=128, iterations=2000, snapshots=(10, 100, 500, 1000, 2000))
 QUICK_NOTE = ("reduced figure (--quick: width {width}, {iterations} iterations); the paper's figure is "
-              "`mixgan figure5` (width 512, 20000 iterations)")
+              "`mixgan figure5` (width 512, 20000 iterations; best on a GPU)")
 
 
 def cpu_cores():
@@ -94,6 +94,16 @@ def train_runs(configs, log=print):
     return results
 
 
+def reduced_note(run_list):
+    """The figure's note when the runs are smaller or shorter than the paper's (None otherwise)."""
+    full = make_config(dict(preset="figure5"))
+    sizes = {(r.config.get("width"), r.config.get("iterations")) for r in run_list}
+    if sizes <= {(full.width, full.iterations)}:
+        return None
+    shown = "; ".join(f"width {w}, {i} iterations" for w, i in sorted(sizes, key=str))
+    return f"reduced figure ({shown}); the paper's figure is `mixgan figure5` (width {full.width}, {full.iterations} iterations)"
+
+
 def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", from_runs=None,
                  frames=0, landscape=0, log=print):
     """Train (or, with ``from_runs``, reuse) the four runs and draw the figure; returns the group folder."""
@@ -103,7 +113,7 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
             raise UsageError(f"--alpha {alpha} differs from the α of the given mixup runs; leave it out with --from")
         group = runs.create_run_folder(out, "figure5-redraw")
         info = {"from": [str(r.path) for r in cells.values()]}
-        note = None
+        note = reduced_note(cells.values())
     else:
         quick_on = resolve_quick(quick, device)
         figure5_configs(seed, device, alpha, quick_on, out, frames, landscape)  # bad options fail here,
@@ -120,7 +130,7 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
                 "train_seconds": {f"{c.data}/{c.objective}": round(s, 1) for c, (_, s) in zip(configs, trained)},
                 "wall_seconds": round(time.perf_counter() - start, 1), "cpu_cores": cpu_cores(),
                 "device": str(resolve_device(device))}
-        note = QUICK_NOTE.format(**QUICK) if quick_on else None
+        note = reduced_note(cells.values())
     iterations = draw_figure5(cells, [group / "figure5.png", group / "figure5.pdf"], note=note,
                               landscape=landscape > 0)
     runs.atomic_write_json(group / "figure5.json", {**info, "iterations": list(iterations)})

@@ -17,7 +17,7 @@ from mixgan.frames import saved_iterations
 
 FIGURE5_DATA = ("grid", "ring")  # rows, top to bottom, as in the paper
 FIGURE5_OBJECTIVES = ("standard", "mixup")  # blocks, left to right
-PANEL_INCHES = 1.7
+PANEL_INCHES = 1.6
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def _panel(ax, run, iteration, landscape):
     a = run.arrays(iteration)
     if landscape and "landscape" in a:
         plots.draw_landscape(ax, a["landscape"], a["landscape_limits"])
-    plots.draw_points(ax, a["real"], a["fake"])
+    plots.draw_points(ax, a["real"], a["fake"], compact=True)
 
 
 def save_both(fig, paths):
@@ -138,12 +138,18 @@ def figure5_figure(cells, note=None, landscape=False):
     """Figure 5's layout: 'ERM GAN' block left, 'mixup GAN (α)' block right, grid row over ring row,
     one column per shared snapshot iteration. Returns (figure, iterations)."""
     iterations = shared_iterations(cells.values())
-    ncol = len(iterations)
-    fig = plt.figure(figsize=(2 * ncol * PANEL_INCHES + 0.8, 2 * PANEL_INCHES + (1.3 if note else 1.0)), dpi=100)
-    blocks = fig.subfigures(1, 2, wspace=0.03)
+    ncol, nrow = len(iterations), len(FIGURE5_DATA)
+    # Sizes in inches, so that panels stay square and fill each block: a margin for the row
+    # labels on the left, the block title and column titles on top, the note at the bottom.
+    P, left, top, bottom = PANEL_INCHES, 0.35, 0.75, (0.35 if note else 0.1)
+    block_w, height = ncol * P + left + 0.1, nrow * P + top + bottom
+    fig = plt.figure(figsize=(2 * block_w + 0.3, height), dpi=100)
+    blocks = fig.subfigures(1, 2, wspace=0.0)
     for block, objective in zip(blocks, FIGURE5_OBJECTIVES):
-        block.suptitle(objective_title(cells[(FIGURE5_DATA[0], objective)].config), fontsize=13)
-        axes = block.subplots(len(FIGURE5_DATA), ncol, squeeze=False, gridspec_kw=dict(wspace=0.05, hspace=0.05))
+        block.suptitle(objective_title(cells[(FIGURE5_DATA[0], objective)].config), fontsize=13, y=0.98)
+        axes = block.subplots(nrow, ncol, squeeze=False)
+        block.subplots_adjust(left=left / block_w, right=1 - 0.1 / block_w, top=1 - top / height,
+                              bottom=bottom / height, wspace=0.06, hspace=0.06)
         for r, data in enumerate(FIGURE5_DATA):
             for c, it in enumerate(iterations):
                 ax = axes[r, c]
@@ -151,7 +157,7 @@ def figure5_figure(cells, note=None, landscape=False):
                 if r == 0:
                     ax.set_title(f"{it}", fontsize=10)
                 if c == 0:
-                    ax.set_ylabel(data, fontsize=10)
+                    ax.set_ylabel(data, fontsize=11)
     if note:
         fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="0.3")
     return fig, iterations

@@ -25,9 +25,9 @@ def outside_count(fake, lo, hi):
     return int((~inside).sum())
 
 
-def draw_points(ax, real, fake, title=None):
+def draw_points(ax, real, fake, title=None, compact=False):
     """Real points blue, generated orange, frame fixed by the real points, and a note of
-    how many generated points fell outside it."""
+    how many generated points fell outside it (shorter with ``compact``, for small panels)."""
     lo, hi = frame_limits(real)
     ax.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOR, alpha=0.6, linewidths=0)
     ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOR, alpha=0.6, linewidths=0)
@@ -38,8 +38,9 @@ def draw_points(ax, real, fake, title=None):
     ax.set_yticks([])
     outside = outside_count(fake, lo, hi)
     if outside:
-        ax.text(0.02, 0.02, f"{outside}/{len(fake)} generated outside", transform=ax.transAxes,
-                fontsize=7, color="black", bbox=dict(facecolor="white", alpha=0.7, linewidth=0))
+        ax.text(0.02, 0.02, f"{outside}/{len(fake)} " + ("out" if compact else "generated outside"),
+                transform=ax.transAxes, fontsize=6 if compact else 7, color="black",
+                bbox=dict(facecolor="white", alpha=0.7, linewidth=0))
     if title:
         ax.set_title(title, fontsize=9)
 
@@ -54,7 +55,7 @@ def draw_landscape(ax, landscape, limits):
     lo, hi = (float(v) for v in limits)
     half = (hi - lo) / (2 * (n - 1))
     return ax.imshow(landscape, origin="lower", extent=(lo - half, hi + half, lo - half, hi + half),
-                     cmap=LANDSCAPE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest", zorder=0, alpha=0.8)
+                     cmap=LANDSCAPE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest", zorder=0, alpha=0.5)
 
 
 def save_figure(fig, path, keep_open=False, **kwargs):
