@@ -12,8 +12,6 @@ Layout of the saved array (documented in docs/FIGURES.md): with ``lo, hi`` the f
 import numpy as np
 import torch
 
-from mixgan.plots import frame_limits
-
 MAX_RESOLUTION = 1024  # a million D evaluations per picture is already far more than a heat map shows
 CHUNK = 1 << 14  # grid points per D pass: bounds the hidden activations (16k × width floats)
 
@@ -32,6 +30,7 @@ def d_landscape(D, real, n):
     Returns ``{"landscape": float32 [n, n], "landscape_limits": float32 [2]}`` (numpy), ready
     to be saved beside the points. D's parameters (if any) decide the device.
     """
+    from mixgan.plots import frame_limits  # late: config checks import this module, and need no matplotlib
     lo, hi = frame_limits(np.asarray(real))
     param = next(D.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
