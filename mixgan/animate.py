@@ -67,14 +67,14 @@ def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=prin
     iterations = shared_iterations(run_list, kind)
     if kind == "snapshots":
         log(f"no frames/ in every run (train with --frames N); animating the {len(iterations)} snapshots")
+    # Everything is drawn and encoded in memory first, so an unreadable run leaves no folder behind.
+    pngs, movie = zip(*(render_frame(run_list, it, kind, landscape) for it in iterations))
+    encoded = encode(movie, fmt, fps)
     folder = runs.create_run_folder(out, "animate")
     (folder / "frames").mkdir()
-    movie = []
-    for i, it in enumerate(iterations):
-        png, rgb = render_frame(run_list, it, kind, landscape)
+    for i, png in enumerate(pngs):
         runs.atomic_write_bytes(folder / "frames" / f"frame_{i:04d}.png", png)
-        movie.append(rgb)
-    runs.atomic_write_bytes(folder / f"animation.{fmt}", encode(movie, fmt, fps))
+    runs.atomic_write_bytes(folder / f"animation.{fmt}", encoded)
     runs.atomic_write_json(folder / "animation.json", {
         "runs": [str(r.path) for r in run_list], "source": kind, "iterations": list(iterations),
         "format": fmt, "fps": fps, "landscape": bool(landscape)})

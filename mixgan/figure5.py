@@ -21,7 +21,7 @@ from pathlib import Path
 from mixgan import runs
 from mixgan.config import make_config
 from mixgan.errors import UsageError
-from mixgan.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, draw_figure5, figure5_runs
+from mixgan.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, figure5_figure, figure5_runs, save_both
 
 # The reduced setting of ``--quick`` (chosen by measurement on a shared 2-core CPU; see docs/FIGURES.md).
 # Everything else stays the demo code's: 5 D steps, batch 128, Adam 1e-3, λ ~ U(0, α), shuffled pairs.
@@ -111,9 +111,10 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         cells = figure5_runs(from_runs)  # validate before creating anything
         if alpha is not None and any(cells[(d, "mixup")].config.get("alpha") != alpha for d in FIGURE5_DATA):
             raise UsageError(f"--alpha {alpha} differs from the α of the given mixup runs; leave it out with --from")
-        group = runs.create_run_folder(out, "figure5-redraw")
         info = {"from": [str(r.path) for r in cells.values()]}
-        note = reduced_note(cells.values())
+        # Drawing reads every array, so unreadable runs fail here, before a folder is created.
+        fig, iterations = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
+        group = runs.create_run_folder(out, "figure5-redraw")
     else:
         quick_on = resolve_quick(quick, device)
         figure5_configs(seed, device, alpha, quick_on, out, frames, landscape)  # bad options fail here,
@@ -130,8 +131,7 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
                 "train_seconds": {f"{c.data}/{c.objective}": round(s, 1) for c, (_, s) in zip(configs, trained)},
                 "wall_seconds": round(time.perf_counter() - start, 1), "cpu_cores": cpu_cores(),
                 "device": str(resolve_device(device))}
-        note = reduced_note(cells.values())
-    iterations = draw_figure5(cells, [group / "figure5.png", group / "figure5.pdf"], note=note,
-                              landscape=landscape > 0)
+        fig, iterations = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
+    save_both(fig, [group / "figure5.png", group / "figure5.pdf"])
     runs.atomic_write_json(group / "figure5.json", {**info, "iterations": list(iterations)})
     return group

@@ -127,13 +127,6 @@ def figure5_runs(paths):
     return cells
 
 
-def draw_figure5(cells, paths, note=None, landscape=False):
-    """Draw :func:`figure5_figure` and save it to every path in ``paths``; return the iterations shown."""
-    fig, iterations = figure5_figure(cells, note, landscape)
-    save_both(fig, paths)
-    return iterations
-
-
 def figure5_figure(cells, note=None, landscape=False):
     """Figure 5's layout: 'ERM GAN' block left, 'mixup GAN (α)' block right, grid row over ring row,
     one column per shared snapshot iteration. Returns (figure, iterations)."""

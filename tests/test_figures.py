@@ -151,7 +151,8 @@ def test_figure5_uses_shared_iterations_and_writes_png_and_pdf(tmp_path, capsys)
 @pytest.mark.parametrize("case, words", [
     ("spiral", "Figure 5 needs data grid or ring"), ("missing", "missing: ring/standard"),
     ("twice", "two grid/mixup runs"), ("not a run", "not a mixgan run folder"),
-    ("no such", "does not exist"), ("alphas", "different α"), ("corrupt", "cannot read")])
+    ("no such", "does not exist"), ("alphas", "different α"), ("corrupt", "cannot read"),
+    ("images", "no 2D 'real' points")])
 def test_figure5_from_wrong_runs_is_one_line_and_writes_nothing(tmp_path, capsys, case, words):
     paths = four_runs(tmp_path / "runs")
     if case == "spiral":
@@ -170,6 +171,8 @@ def test_figure5_from_wrong_runs_is_one_line_and_writes_nothing(tmp_path, capsys
         paths.append(fake_run(tmp_path, "x-grid-mixup", data="grid", objective="mixup", alpha=0.4))
     elif case == "corrupt":
         (paths[0] / "config.json").write_text("{not json")
+    elif case == "images":  # e.g. a run on an image dataset: its snapshots are not 2D points
+        np.savez(paths[1] / "snapshots" / "iter_000010.npz", real=np.zeros((4, 1, 8, 8)), fake=np.zeros((4, 1, 8, 8)))
     out = tmp_path / "out"
     assert main(["figure5", "--from", *map(str, paths), "--out", str(out)]) == 2
     err = capsys.readouterr().err
@@ -237,6 +240,9 @@ def test_animate_falls_back_to_snapshots_and_rejects_bad_input(tmp_path, capsys)
         assert main(["animate", str(a), "--out", str(tmp_path / "bad"), *args]) == 2
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1
+    (a / "snapshots" / "iter_000100.npz").write_bytes(b"not an npz")
+    assert main(["animate", str(a), "--out", str(tmp_path / "bad")]) == 2
+    assert "cannot read" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
 
