@@ -124,6 +124,7 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         configs = figure5_configs(seed, device, alpha, quick_on, group, frames, landscape)
         if quick_on:
             log("quick mode: " + QUICK_NOTE.format(**QUICK))
+        log(f"figure folder: {group} (each run's metrics.jsonl shows its progress)")
         start = time.perf_counter()
         trained = train_runs(configs, log)
         cells = figure5_runs([p for p, _ in trained])
