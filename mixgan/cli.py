@@ -7,6 +7,7 @@ import sys
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
 from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
+from mixgan import figure_commands as figures  # figure5, plot, animate (issue 3)
 
 
 class Parser(argparse.ArgumentParser):
@@ -96,6 +97,9 @@ def run_train(args):
 COMMANDS = {
     "train": (add_train, run_train, "train one GAN on a 2D toy distribution or an image data set"),
     "image-metrics": (add_image_metrics, run_image_metrics_command, "offline image metrics of image runs' snapshots"),
+    "figure5": (figures.add_figure5, figures.run_figure5, "train the four runs of the paper's Figure 5 and draw it"),
+    "plot": (figures.add_plot, figures.run_plot, "draw runs (rows) at their snapshot iterations (columns)"),
+    "animate": (figures.add_animate, figures.run_animate, "PNG frames and a GIF or MP4 of runs side by side"),
 }
 
 

@@ -68,6 +68,11 @@ class TrainConfig:
     spectral_norm: bool = opt(False, "spectral normalisation of every layer of D (Miyato et al. 2018)")
     mixup_layer: int = opt(0, "mixup only: mix at hidden layer k of D (manifold mixup, Verma et al. 2019); "
                               "0 = mix inputs")
+    # Animation frames and discriminator landscapes (issue 3: figures; see docs/FIGURES.md).
+    frames: int = opt(0, "extra frames (fixed noise, log-spaced iterations from 1 to the last) saved under "
+                         "frames/ for animation; 0 = none")
+    landscape: int = opt(0, "grid points per side of D's probability map saved with every snapshot and "
+                            "frame (drawn as a heat map); 0 = none")
 
     def __post_init__(self):
         # width and z_dim left unset take the data's default (2D points vs images, see mixgan.data);
@@ -192,6 +197,9 @@ def check(c):
         raise UsageError(f"mixup_layer applies to objective mixup only, got objective {c.objective!r}")
     if not 0 <= c.mixup_layer <= c.depth:
         raise UsageError(f"mixup_layer must be in 0..{c.depth} (D's hidden layers, = depth), got {c.mixup_layer}")
+    # Frames and landscapes (issue 3: figures).
+    from mixgan.frames import check_frame_options
+    check_frame_options(c)
     check_image_options(c)  # image data (issue 5)
 
 

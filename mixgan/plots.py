@@ -25,9 +25,9 @@ def outside_count(fake, lo, hi):
     return int((~inside).sum())
 
 
-def draw_points(ax, real, fake, title=None):
+def draw_points(ax, real, fake, title=None, compact=False):
     """Real points blue, generated orange, frame fixed by the real points, and a note of
-    how many generated points fell outside it."""
+    how many generated points fell outside it (shorter with ``compact``, for small panels)."""
     lo, hi = frame_limits(real)
     ax.scatter(real[:, 0], real[:, 1], s=3, c=REAL_COLOR, alpha=0.6, linewidths=0)
     ax.scatter(fake[:, 0], fake[:, 1], s=3, c=FAKE_COLOR, alpha=0.6, linewidths=0)
@@ -38,16 +38,31 @@ def draw_points(ax, real, fake, title=None):
     ax.set_yticks([])
     outside = outside_count(fake, lo, hi)
     if outside:
-        ax.text(0.02, 0.02, f"{outside}/{len(fake)} generated outside", transform=ax.transAxes,
-                fontsize=7, color="black", bbox=dict(facecolor="white", alpha=0.7, linewidth=0))
+        ax.text(0.02, 0.02, f"{outside}/{len(fake)} " + ("out" if compact else "generated outside"),
+                transform=ax.transAxes, fontsize=6 if compact else 7, color="black",
+                bbox=dict(facecolor="white", alpha=0.7, linewidth=0))
     if title:
         ax.set_title(title, fontsize=9)
 
 
-def save_figure(fig, path, **kwargs):
+LANDSCAPE_CMAP = "Greys"  # light where D says "generated", dark where it says "real"; the points stay visible
+
+
+def draw_landscape(ax, landscape, limits):
+    """D's probability (see mixgan/landscape.py for the grid) as a heat map under the points.
+    Grid values sit at pixel centres, so the image extends half a cell beyond the grid."""
+    n = landscape.shape[0]
+    lo, hi = (float(v) for v in limits)
+    half = (hi - lo) / (2 * (n - 1))
+    return ax.imshow(landscape, origin="lower", extent=(lo - half, hi + half, lo - half, hi + half),
+                     cmap=LANDSCAPE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest", zorder=0, alpha=0.5)
+
+
+def save_figure(fig, path, keep_open=False, **kwargs):
     buf = io.BytesIO()
     fig.savefig(buf, format=str(path).rsplit(".", 1)[-1], **kwargs)
-    plt.close(fig)
+    if not keep_open:  # keep_open: the same figure is saved again in another format
+        plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
 
@@ -55,7 +70,10 @@ def draw_snapshot(npz_path, png_path, title=None):
     """The picture of one snapshot, from its saved arrays."""
     with np.load(npz_path) as z:
         real, fake = z["real"], z["fake"]
+        landscape = (z["landscape"], z["landscape_limits"]) if "landscape" in z else None
     fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=120)
+    if landscape is not None:  # saved with --landscape (issue 3)
+        draw_landscape(ax, *landscape)
     draw_points(ax, real, fake, title)
     fig.tight_layout()
     save_figure(fig, png_path)

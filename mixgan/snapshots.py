@@ -2,6 +2,7 @@
 import torch
 
 from mixgan import plots, runs
+from mixgan.frames import landscape_arrays
 
 
 @torch.no_grad()
@@ -12,6 +13,7 @@ def write_snapshot(run, iteration, G, D, fixed_z, fixed_real, config):
         from mixgan.image_snapshots import write_image_snapshot
         return write_image_snapshot(run, iteration, G, fixed_z, fixed_real, config)
     arrays = {"real": fixed_real, "fake": G(fixed_z).cpu().numpy(), "iteration": iteration}
+    arrays.update(landscape_arrays(D, fixed_real, config))  # D's probability map when --landscape (issue 3)
     npz = runs.snapshot_path(run, iteration, ".npz")
     runs.atomic_save_npz(npz, **arrays)
     plots.draw_snapshot(npz, runs.snapshot_path(run, iteration, ".png"),

@@ -9,6 +9,7 @@ from tqdm import tqdm
 from mixgan import runs
 from mixgan.data import data_label, make_data
 from mixgan.errors import UsageError
+from mixgan.frames import frame_iterations, write_frame
 from mixgan.networks import make_networks
 from mixgan.objectives import OBJECTIVES
 from mixgan.snapshots import write_snapshot
@@ -72,6 +73,7 @@ def train(config, progress=True):
     fixed_z = torch.randn(config.snapshot_size, config.z_dim, generator=gen["snapshot"], device=device)
     fixed_real = data.sample(config.snapshot_size, gen["snapshot"]).cpu().numpy()
     snapshot_at = set(config.snapshot_iterations)
+    frame_at = set(frame_iterations(config.frames, config.iterations))  # animation frames (issue 3); empty when off
 
     B = config.batch_size
     d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
@@ -107,6 +109,8 @@ def train(config, progress=True):
         window += 1
         if it in snapshot_at:
             write_snapshot(run, it, G, D, fixed_z, fixed_real, config)
+        if it in frame_at:
+            write_frame(run, it, G, D, fixed_z, fixed_real, config)
         if it % config.log_every == 0 or it == config.iterations:
             with torch.no_grad():
                 d_real = torch.sigmoid(D(real[:B])).mean().item()
