@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: install
-	$(BIN)/mixgan train --objective mixup --data spiral --iterations 2000
+	$(BIN)/mixgan figure5 --quick auto
 
 test: install
 	$(BIN)/python -m pytest tests
