@@ -6,6 +6,7 @@ import sys
 
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
+from mixgan import sweep  # issue 6: mixgan sweep (its heavy imports are lazy)
 
 
 class Parser(argparse.ArgumentParser):
@@ -85,6 +86,7 @@ def run_train(args):
 # name -> (add_arguments, run, one-line help)
 COMMANDS = {
     "train": (add_train, run_train, "train one GAN on a 2D toy distribution"),
+    "sweep": (sweep.add_arguments, sweep.run, "train a grid of runs (data × objectives × α × seeds) batched, then tabulate"),
 }
 
 

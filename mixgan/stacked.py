@@ -35,7 +35,7 @@ class StackedMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b, x, w)
             if i < last:
-                x = torch.relu(x)
+                x = torch.relu_(x)  # in place: baddbmm's backward does not need its output
         return x
 
 
@@ -82,6 +82,3 @@ def unstack(stacked, run, like):
         layer.bias.copy_(b[run, 0])
     return module
 
-
-__all__ = ["StackedMLP", "StackedGenerator", "StackedDiscriminator", "stack", "unstack",
-           "MLPGenerator", "MLPDiscriminator"]
