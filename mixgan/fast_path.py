@@ -6,8 +6,8 @@ the whole iteration (every run's random draws from its own generators, the D ste
 step and both Adam updates) replays as one launch from Python. Nothing in the iteration reads
 a value back to the host, so the loop never waits for the GPU except at log lines and snapshots.
 
-On the CPU none of this applies: the plain eager loop runs (compilation did not pay there for
-these small shapes; see docs/SWEEPS.md).
+On the CPU the plain eager loop runs, with fused Adam. (Whether ``torch.compile`` pays on the
+CPU for these small shapes has not been measured yet.)
 """
 import torch
 
@@ -26,12 +26,13 @@ def want_graph(cuda_graph, device):
 
 
 def adam_options(device, graph):
-    """Fused Adam on CUDA (one kernel per update for all stacked weights); ``capturable`` keeps
-    its step counter on the device so the update can live inside a CUDA graph. The CPU keeps
-    torch's default: with stacked weights there are only 2·(depth + 1) tensors per model."""
+    """Fused Adam: one pass over each stacked weight per update instead of about ten elementwise
+    kernels (on a shared 2-core CPU, width 64, 8 runs: about 15% less CPU time per iteration than
+    torch's default Adam). On CUDA, ``capturable`` keeps the step counter on the device so the
+    update can live inside a CUDA graph. Same update rule as a single run's Adam, up to rounding."""
     if device.type == "cuda":
         return dict(fused=True, capturable=graph)
-    return {}
+    return dict(fused=True)
 
 
 class Stepper:
