@@ -189,14 +189,16 @@ def train_batched(configs, progress=True, cuda_graph=None):
     def iteration():
         """One iteration of every run; leaves the last step's real/fake in ``state`` for logging."""
         # All of one iteration's noise per run, in the order a single run draws it (D steps, then G step).
-        with torch.no_grad():
-            zs = _stack_per_run(lambda r, g: [torch.randn(d_steps * d_chunk, z_dim, generator=g, device=device),
-                                              torch.randn(B, z_dim, generator=g, device=device)], gens["noise"])
-            fakes = G(zs[0])
+        zs = _stack_per_run(lambda r, g: [torch.randn(d_steps * d_chunk, z_dim, generator=g, device=device),
+                                          torch.randn(B, z_dim, generator=g, device=device)], gens["noise"])
         reals = torch.stack([data.sample(d_steps * d_chunk, g) for data, g in zip(datas, gens["data"])])
         # Discriminator steps: every run's loss summed, so each run's weights get its own gradient.
         for s in range(d_steps):
-            real, fake = reals[:, s * d_chunk:(s + 1) * d_chunk], fakes[:, s * d_chunk:(s + 1) * d_chunk]
+            real = reals[:, s * d_chunk:(s + 1) * d_chunk]
+            # G is fixed during the D steps. A single run makes all its fakes in one pass; here each
+            # step's fakes are made just before the step, so R runs' activations stay in cache.
+            with torch.no_grad():
+                fake = G(zs[0][:, s * d_chunk:(s + 1) * d_chunk])
             d_loss = objective.d_loss(D, real, fake, gens["objective"])
             opt_d.zero_grad(set_to_none=True)
             d_loss.sum().backward()
