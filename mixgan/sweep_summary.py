@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from mixgan import runs
+from mixgan.errors import UsageError
 from mixgan.metrics import snapshot_metrics
 
 # Columns of the Markdown table (all metrics go to summary.json).
@@ -23,10 +24,13 @@ def setting_of(config):
 
 def run_metrics(run):
     """Sample metrics at the run's last snapshot; the metrics' random directions come from the run's seed."""
-    config = json.loads((Path(run) / "config.json").read_text())
-    last = max(config["snapshots"] or [config["iterations"]]) if config["snapshots"] else config["iterations"]
-    with np.load(runs.snapshot_path(run, last, ".npz")) as z:
-        fake, real = z["fake"], z["real"]
+    try:
+        config = json.loads((Path(run) / "config.json").read_text())
+        last = max(config["snapshots"]) if config["snapshots"] else config["iterations"]
+        with np.load(runs.snapshot_path(run, last, ".npz")) as z:
+            fake, real = z["fake"], z["real"]
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"cannot read the last snapshot of run {run}: {e}")
     generator = torch.Generator().manual_seed(config["seed"])
     return config, last, snapshot_metrics(config["data"], fake, real, generator)
 

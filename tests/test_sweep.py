@@ -79,3 +79,14 @@ def test_mean_and_error(values):
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     assert err == pytest.approx(sd / math.sqrt(n), rel=1e-6, abs=1e-6)
     assert math.isnan(mean_and_error([math.nan])[0])
+
+
+def test_summary_of_a_damaged_run_is_a_usage_error(tmp_path):
+    from conftest import tiny_config
+    from mixgan.batched import train_batched
+    from mixgan.errors import UsageError
+    from mixgan.sweep_summary import write_summary
+    run, = train_batched([tiny_config(out=str(tmp_path), iterations=2)], progress=False)
+    (run / "snapshots" / "iter_000002.npz").write_bytes(b"not an npz")
+    with pytest.raises(UsageError, match="cannot read the last snapshot"):
+        write_summary(tmp_path, [run])
