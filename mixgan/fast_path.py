@@ -6,8 +6,9 @@ the whole iteration (every run's random draws from its own generators, the D ste
 step and both Adam updates) replays as one launch from Python. Nothing in the iteration reads
 a value back to the host, so the loop never waits for the GPU except at log lines and snapshots.
 
-On the CPU the plain eager loop runs, with fused Adam. (Whether ``torch.compile`` pays on the
-CPU for these small shapes has not been measured yet.)
+On the CPU the plain eager loop runs, with fused Adam: ``torch.compile`` of the stacked G and D
+did not pay there (32 runs at width 64 on a shared 2-core CPU: 50 s to compile, then 2.4–2.5 ms
+of CPU time per run-iteration against 2.4–2.7 ms eager).
 """
 import torch
 
