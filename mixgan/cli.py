@@ -8,6 +8,7 @@ from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
 from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
 from mixgan import figure_commands as figures  # figure5, plot, animate (issue 3)
+from mixgan import sweep  # issue 6: mixgan sweep (its heavy imports are lazy)
 
 
 class Parser(argparse.ArgumentParser):
@@ -100,6 +101,7 @@ COMMANDS = {
     "figure5": (figures.add_figure5, figures.run_figure5, "train the four runs of the paper's Figure 5 and draw it"),
     "plot": (figures.add_plot, figures.run_plot, "draw runs (rows) at their snapshot iterations (columns)"),
     "animate": (figures.add_animate, figures.run_animate, "PNG frames and a GIF or MP4 of runs side by side"),
+    "sweep": (sweep.add_arguments, sweep.run, "train a grid of runs (data × objectives × α × seeds) batched, then tabulate"),
 }
 
 

@@ -70,29 +70,68 @@ def sample_beta(shape, alpha, generator, device):
     or host synchronisation; if all eight are rejected (probability < 1e-10) the value
     d = α + 2/3 is used. λ = σ(log X − log Y) stays finite even for tiny α.
     """
-    d = alpha + 1 - 1 / 3
-    c = 1 / math.sqrt(9 * d)
+    return beta_from_draws(beta_draws(tuple(shape), generator, device), alpha)
 
-    def log_gamma_sample():
-        x = torch.randn(shape + (8,), generator=generator, device=device)
-        u = torch.rand(shape + (8,), generator=generator, device=device)
-        v = (1 + c * x) ** 3
-        ok = (v > 0) & (u.log() < 0.5 * x * x + d - d * v + d * v.clamp_min(1e-30).log())
+
+def beta_draws(shape, generator, device):
+    """The raw random numbers one :func:`sample_beta` call takes from ``generator``, in its order.
+
+    Split from the transform so that the batched engine (``mixgan/batched.py``) can draw each
+    run's numbers from that run's own generator and transform all runs at once."""
+    draws = []
+    for _ in range(2):  # X, then Y
+        draws += [torch.randn(shape + (8,), generator=generator, device=device),
+                  torch.rand(shape + (8,), generator=generator, device=device),
+                  torch.rand(shape, generator=generator, device=device)]
+    return draws
+
+
+def beta_from_draws(draws, alpha):
+    """λ ~ Beta(α, α) from :func:`beta_draws`. ``alpha`` is a number, or a tensor that broadcasts
+    against the draws' shape (one α per run); its constants are computed in double precision
+    and rounded once, exactly as a Python number is, so both give the same λ."""
+    if torch.is_tensor(alpha):
+        a64 = alpha.double()
+        d64 = a64 + 1 - 1 / 3
+        alpha, d, c = (t.to(draws[0].dtype) for t in (a64, d64, 1 / torch.sqrt(9 * d64)))
+        d8, c8 = d.unsqueeze(-1), c.unsqueeze(-1)  # against the eight candidates
+    else:
+        d = alpha + 1 - 1 / 3
+        c = 1 / math.sqrt(9 * d)
+        d8, c8 = d, c
+
+    def log_gamma_sample(x, u, boost):
+        v = (1 + c8 * x) ** 3
+        ok = (v > 0) & (u.log() < 0.5 * x * x + d8 - d8 * v + d8 * v.clamp_min(1e-30).log())
         first = ok.to(torch.uint8).argmax(dim=-1, keepdim=True)
         accepted = ok.gather(-1, first)
-        g = torch.where(accepted, d * v.gather(-1, first), torch.full_like(v[..., :1], d)).squeeze(-1)
-        boost = torch.rand(shape, generator=generator, device=device)
+        fallback = torch.full_like(v[..., :1], d) if not torch.is_tensor(d) else d8.expand_as(v[..., :1])
+        g = torch.where(accepted, d8 * v.gather(-1, first), fallback).squeeze(-1)
         return g.log() + boost.log() / alpha
 
-    return torch.sigmoid(log_gamma_sample() - log_gamma_sample())
+    return torch.sigmoid(log_gamma_sample(*draws[:3]) - log_gamma_sample(*draws[3:]))
 
 
 def sample_uniform(shape, alpha, generator, device):
     """λ ~ U(0, α), as in the authors' demo code for Figure 5."""
-    return alpha * torch.rand(shape, generator=generator, device=device)
+    return uniform_from_draws(uniform_draws(tuple(shape), generator, device), alpha)
+
+
+def uniform_draws(shape, generator, device):
+    return [torch.rand(shape, generator=generator, device=device)]
+
+
+def uniform_from_draws(draws, alpha):
+    if torch.is_tensor(alpha):
+        alpha = alpha.double().to(draws[0].dtype)
+    return alpha * draws[0]
 
 
 LAMBDA_DISTRIBUTIONS = {"beta": sample_beta, "uniform": sample_uniform}
+
+# The same distributions split into (raw draws from one generator, transform of stacked draws),
+# for engines that give every run its own generator (mixgan/batched.py).
+LAMBDA_DRAWS = {"beta": (beta_draws, beta_from_draws), "uniform": (uniform_draws, uniform_from_draws)}
 
 
 def pair_real_fake(real, fake, dim, generator):
@@ -107,12 +146,20 @@ def pair_shuffled(real, fake, dim, generator):
     shuffle, so pairs are real–real, real–fake and fake–fake. Takes 2B real and 2B fake
     points; only the second batch is permuted, which gives the same distribution of pairs
     as shuffling both."""
+    half = (real.shape[dim] + 1) // 2  # the length of real.chunk(2)[0]
+    keys = torch.rand(real.shape[:dim] + (2 * half,), generator=generator, device=real.device)
+    return shuffle_pairs(real, fake, dim, keys)
+
+
+def shuffle_pairs(real, fake, dim, keys):
+    """:func:`pair_shuffled` with its random sort keys given (``keys``: one per mixed pair), so a
+    batched engine can draw each run's keys from that run's generator."""
     real1, real2 = real.chunk(2, dim=dim)
     fake1, fake2 = fake.chunk(2, dim=dim)
     x1, x2 = torch.cat([real1, fake1], dim=dim), torch.cat([real2, fake2], dim=dim)
     ones = torch.ones(real1.shape[: dim + 1], device=real.device)
     y = torch.cat([ones, torch.zeros_like(ones)], dim=dim)
-    perm = torch.rand(y.shape, generator=generator, device=real.device).argsort(dim=-1)
+    perm = keys.argsort(dim=-1)
     x2 = torch.take_along_dim(x2, _broadcast(perm, x2), dim=dim)
     return x1, y, x2, torch.take_along_dim(y, perm, dim=dim)
 

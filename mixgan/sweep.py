@@ -1,0 +1,155 @@
+"""``mixgan sweep``: a grid of runs (datasets × objectives × α × seeds) trained through the batched
+engine (``mixgan/batched.py``), in batches that fit memory, then summarised in one table.
+
+Every run gets its own ordinary run folder inside one numbered sweep folder
+(``outputs/NNNNN-sweep/``), so each can be inspected, animated or compared like a run trained
+alone. The summary (``summary.json``, ``summary.md``) gives, per setting, the mean and standard
+error over seeds of the sample metrics (``mixgan/metrics.py``) at the last snapshot.
+"""
+import dataclasses
+import math
+
+from mixgan.config import FIELDS, make_config
+from mixgan.errors import UsageError
+
+# Options that take comma-separated lists here instead of one value.
+GRID_FIELDS = ("data", "objective", "alpha", "lambda_dist")
+DEFAULT_MEMORY = {"cpu": 2 << 30}  # bytes of activations a CPU batch may use; CUDA: half the free memory
+
+
+def add_arguments(parser):
+    from mixgan.cli import add_config_arguments
+    parser.add_argument("--data", metavar="LIST", help="comma-separated 2D toy distributions (default: ring,grid)")
+    parser.add_argument("--objectives", metavar="LIST", help="comma-separated objectives (default: standard,mixup)")
+    parser.add_argument("--alpha", metavar="LIST", help="comma-separated mixup α values (default: 0.2); "
+                                                         "objectives without α run once per dataset and seed")
+    parser.add_argument("--lambda-dists", metavar="LIST", help="comma-separated mixup λ distributions (default: "
+                                                                "the config's, beta)")
+    parser.add_argument("--seeds", metavar="N", default="4",
+                        help="seeds per setting: --seed, --seed+1, ..., --seed+N-1 (default: 4)")
+    parser.add_argument("--max-runs", metavar="R", default=None,
+                        help="most runs trained as one batch (default: as many as fit the memory estimate)")
+    add_config_arguments(parser, skip=GRID_FIELDS)
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (runs and batches) and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _list(text, kind, name):
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise UsageError(f"--{name} needs at least one value")
+    try:
+        return [kind(v) for v in values]
+    except ValueError:
+        raise UsageError(f"--{name} expects comma-separated {'numbers' if kind is float else 'names'}, got {text!r}")
+
+
+def _count(text, name):
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name} expects a whole number, got {text!r}")
+    if value < 1:
+        raise UsageError(f"--{name} must be >= 1, got {value}")
+    return value
+
+
+def grid_configs(base, data, objectives, alphas, lambda_dists, seeds):
+    """Every TrainConfig of the grid, in a stable order. ``base`` holds the shared overrides."""
+    configs = []
+    for d in data:
+        for objective in objectives:
+            uses_alpha = objective == "mixup"
+            for alpha in (alphas if uses_alpha else [None]):
+                for dist in (lambda_dists if uses_alpha else [None]):
+                    for seed in seeds:
+                        values = {**base, "data": d, "objective": objective, "seed": seed}
+                        if alpha is not None:
+                            values["alpha"] = alpha
+                        if dist is not None:
+                            values["lambda_dist"] = dist
+                        configs.append(make_config(values))
+    return configs
+
+
+def activation_bytes(config):
+    """A generous estimate of one run's memory in a batch (float32): the no-grad G pass over one
+    iteration's fakes, D's saved activations and gradients for one step, weights with Adam state."""
+    points = config.d_steps * 2 * config.batch_size * 2  # shuffled mixup consumes 2B reals and fakes
+    d_inputs = 4 * config.batch_size
+    weights = 2 * (config.depth * config.width ** 2 + 8 * config.width)
+    floats = 2 * points * config.width + 3 * d_inputs * config.width * (config.depth + 1) + 4 * weights
+    return 4 * 2 * floats  # ×2 for the allocator's slack and temporaries
+
+
+def memory_budget(device):
+    import torch
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free // 2
+    return DEFAULT_MEMORY["cpu"]
+
+
+def plan_batches(configs, max_runs, budget):
+    """Split configs into batches: runs that can share a batch (``batch_key``), at most
+    ``max_runs`` and ``budget`` bytes each. Keeps grid order within a batch."""
+    from mixgan.batched import batch_key
+    groups = {}
+    for c in configs:
+        groups.setdefault(batch_key(c), []).append(c)
+    batches = []
+    for group in groups.values():
+        size = max(1, min(max_runs or len(group), budget // activation_bytes(group[0])))
+        batches += [group[i:i + size] for i in range(0, len(group), size)]
+    return batches
+
+
+def run(args):
+    base = make_config({name: getattr(args, name) for name in FIELDS
+                        if name not in GRID_FIELDS and getattr(args, name, None) is not None}, args.config)
+    shared = {k: v for k, v in base.to_dict().items() if k not in GRID_FIELDS + ("seed",)}
+    data = _list(args.data or "ring,grid", str, "data")
+    objectives = _list(args.objectives or "standard,mixup", str, "objectives")
+    alphas = _list(args.alpha or str(base.alpha), float, "alpha")
+    lambda_dists = _list(args.lambda_dists or base.lambda_dist, str, "lambda-dists")
+    seeds = range(base.seed, base.seed + _count(args.seeds, "seeds"))
+    max_runs = _count(args.max_runs, "max-runs") if args.max_runs is not None else None
+    configs = grid_configs(shared, data, objectives, alphas, lambda_dists, seeds)  # validates every value
+
+    from mixgan.batched import check_batch
+    from mixgan.train import resolve_device
+    device = resolve_device(base.device)
+    batches = plan_batches(configs, max_runs, memory_budget(device))
+    for batch in batches:
+        check_batch(batch)  # e.g. an objective without a batched form: refused before any training
+    print(f"sweep: {len(configs)} runs in {len(batches)} batches of at most {max(map(len, batches))} runs "
+          f"on {device}")
+    if args.dry_run:
+        for i, batch in enumerate(batches):
+            names = sorted({f"{c.data}-{c.objective}" for c in batch})
+            print(f"  batch {i}: {len(batch)} runs ({', '.join(names)})")
+        return 0
+    folder = sweep_folder(base.out)
+    print(f"sweep folder: {folder}")
+    run_folders = train_sweep([[dataclasses.replace(c, out=str(folder)) for c in b] for b in batches],
+                              progress=not args.no_progress)
+    from mixgan.sweep_summary import write_summary
+    table = write_summary(folder, run_folders)
+    print(table)
+    print(f"summary:      {folder / 'summary.md'} (and summary.json)")
+    return 0
+
+
+def sweep_folder(out):
+    from mixgan import runs
+    return runs.create_run_folder(out, "sweep")
+
+
+def train_sweep(batches, progress=True):
+    """Train each batch with the batched engine; return every run folder, in grid order."""
+    from mixgan.batched import train_batched
+    folders = []
+    for batch in batches:
+        folders += train_batched(batch, progress=progress)
+    return folders
+

@@ -1,0 +1,222 @@
+"""Run-iterations per second of the batched engine (``mixgan/batched.py``) against the same runs
+trained one after another with ``mixgan.train``, and, on a GPU, the full Figure 5 and the
+arithmetic limit.
+
+    PYTHONPATH=. python scripts/bench_batched.py [--widths 64,128] [--runs 1,8,32] [--short 3 --long 13]
+                                                 [--repeats 3] [--threads N] [--device cpu|cuda]
+
+Every figure comes from the real entry points (``train`` and ``train_batched``) on the
+``figure5`` preset (mixup, shuffled pairing, λ ~ U(0, 0.2), 5 D steps, batch 128) at the given
+width: the time of a long run minus a short run, divided by the difference in iterations, so
+set-up, snapshots and file writes cancel out. "One after another" is R times the time of one
+run trained alone (each timed the same way), which is what running the R runs in sequence costs.
+Measurements are interleaved and the median of ``--repeats`` is reported.
+
+On CUDA it also prints: (c1) the full Figure 5 (ring and grid × standard and mixup, 20,000
+iterations at width 512) through the batched engine with the fast path, against a demo-style
+loop (one plain eager run at a time, as the authors' code is written) on the same GPU, and
+(c2) run-iterations per second for R = 1 … 256 beside the GPU's arithmetic limit for that work
+(FLOPs of every matrix product counted, divided by ``--peak-tflops``).
+"""
+import argparse
+import statistics
+import tempfile
+import time
+
+import torch
+import torch.nn.functional as F
+
+from mixgan.batched import train_batched
+from mixgan.config import make_config
+from mixgan.data import make_data
+from mixgan.models import MLPDiscriminator, MLPGenerator
+from mixgan.train import train
+
+
+def config(width, iterations, seed, device, out, **extra):
+    return make_config(dict(preset="figure5", objective="mixup", data="ring", width=width, iterations=iterations,
+                            snapshots=(iterations,), snapshot_size=64, log_every=iterations, seed=seed,
+                            device=device, out=out, **extra))
+
+
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter  # --clock cpu: this process's CPU time, steadier on a machine shared with others
+
+
+def seconds(fn):
+    t = clock()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return clock() - t
+
+
+def ms_per_iteration(make_run, short, long):
+    """Milliseconds per iteration of ``make_run(iterations)``: (long − short) / (iterations apart)."""
+    return 1e3 * (seconds(lambda: make_run(long)) - seconds(lambda: make_run(short))) / (long - short)
+
+
+def cpu_table(widths, Rs, short, long, repeats, device):
+    """(b): run-iterations/s, R batched vs the same R runs one after another, beside the floor
+    set by the matrix products alone (batched over the R runs, measured at the same time)."""
+    print(f"\n(b) {device}: run-iterations per second, figure5 preset (mixup, shuffled, 5 D steps, batch 128)")
+    print(f"{'width':>6} {'R':>4} {'batched':>10} {'one after another':>18} {'speed-up':>9} "
+          f"{'matmul floor':>13} {'batched/floor':>14}")
+    with tempfile.TemporaryDirectory() as out:
+        train_batched([config(16, 1, 0, device, out)], progress=False)  # warm-up: imports, first plots
+        train(config(16, 1, 0, device, out), progress=False)
+        for width in widths:
+            alone, batched, floor = [], {R: [] for R in Rs}, {R: [] for R in Rs}
+            for _ in range(repeats):  # interleaved, so a busy moment hurts all alike
+                alone.append(ms_per_iteration(
+                    lambda n: train(config(width, n, 0, device, out), progress=False), short, long))
+                for R in Rs:
+                    batched[R].append(ms_per_iteration(lambda n: train_batched(
+                        [config(width, n, s, device, out) for s in range(R)], progress=False), short, long))
+                    floor[R].append(floor_ms_per_run_iteration(width, R, device))
+            single = statistics.median(alone)
+            for R in Rs:
+                ms = statistics.median(batched[R])
+                rate, seq, limit = 1e3 * R / ms, 1e3 / single, 1e3 / statistics.median(floor[R])
+                print(f"{width:>6} {R:>4} {rate:>10.1f} {seq:>18.1f} {rate / seq:>8.2f}× {limit:>13.1f} "
+                      f"{rate / limit:>13.0%}", flush=True)
+
+
+def iteration_matmuls(width, depth=3, B=128, z=2, d_steps=5, d_chunk=256, d_points=256):
+    """(m, k, n) of every matrix product in one figure5 mixup iteration of one run."""
+    g_layers, d_layers = [z] + [width] * depth + [2], [2] + [width] * depth + [1]
+    shapes = []
+
+    def forward(n, layers):
+        shapes.extend((n, i, o) for i, o in zip(layers, layers[1:]))
+
+    def backward(n, layers, weights=True, first_input=False):
+        for j, (i, o) in enumerate(zip(layers, layers[1:])):
+            if weights:
+                shapes.append((i, n, o))  # gradient of the weight
+            if j > 0 or first_input:
+                shapes.append((n, o, i))  # gradient of the layer's input
+
+    forward(d_steps * d_chunk, g_layers)  # one no-grad G pass for all D steps
+    for _ in range(d_steps):
+        forward(d_points, d_layers)
+        backward(d_points, d_layers)
+    forward(B, g_layers)  # generator step through a frozen D
+    forward(B, d_layers)
+    backward(B, d_layers, weights=False, first_input=True)
+    backward(B, g_layers)
+    return shapes
+
+
+def iteration_flops(width, **kw):
+    """FLOPs of every matrix product in one figure5 mixup iteration of one run (2·m·k·n each)."""
+    return sum(2 * m * k * n for m, k, n in iteration_matmuls(width, **kw))
+
+
+def floor_ms_per_run_iteration(width, R, device, repeats=5):
+    """The arithmetic floor: the time of one iteration's matrix products for R runs as batched
+    products (each shape timed alone, best of ``repeats``), per run."""
+    total = 0.0
+    for (m, k, n) in set(iteration_matmuls(width)):
+        count = iteration_matmuls(width).count((m, k, n))
+        a, b = torch.randn(R, m, k, device=device), torch.randn(R, k, n, device=device)
+        torch.bmm(a, b)
+        best = min(seconds(lambda: torch.bmm(a, b)) for _ in range(repeats))
+        total += count * best
+    return 1e3 * total / R
+
+
+def demo_figure5_seconds(device, iterations, alpha=0.2, B=128, width=512):
+    """The four Figure 5 runs, one after another, written the way the demo code is: eager, one
+    run at a time, fakes not detached, separate G passes per batch, torch's default Adam."""
+    total = 0.0
+    for data_name in ("ring", "grid"):
+        for objective in ("standard", "mixup"):
+            torch.manual_seed(0)
+            G, D = MLPGenerator(2, 2, width, 3).to(device), MLPDiscriminator(2, width, 3).to(device)
+            opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
+            data, gen = make_data(data_name), torch.Generator(device).manual_seed(0)
+
+            def batch():
+                x = torch.cat([data.sample(B, gen), G(torch.randn(B, 2, device=device))])
+                y = torch.cat([torch.ones(B, device=device), torch.zeros(B, device=device)])
+                perm = torch.randperm(2 * B, device=device)
+                return x[perm], y[perm]
+
+            def run():
+                for _ in range(iterations):
+                    for _ in range(5):
+                        if objective == "mixup":
+                            (x1, y1), (x2, y2) = batch(), batch()
+                            lam = alpha * torch.rand(2 * B, 1, device=device)
+                            x, y = lam * x1 + (1 - lam) * x2, lam[:, 0] * y1 + (1 - lam[:, 0]) * y2
+                        else:
+                            x, y = batch()
+                        loss = F.binary_cross_entropy_with_logits(D(x), y)
+                        opt_d.zero_grad()
+                        loss.backward()
+                        opt_d.step()
+                    x, y = batch()
+                    g_loss = -F.binary_cross_entropy_with_logits(D(x), y)
+                    opt_g.zero_grad()
+                    g_loss.backward()
+                    opt_g.step()
+            total += seconds(run)
+    return total
+
+
+def gpu_tables(iterations, Rs, peak_tflops, short, long):
+    """(c1) the full Figure 5, (c2) run-iterations/s for R runs at width 512 against the arithmetic limit."""
+    device = "cuda"
+    name = torch.cuda.get_device_name()
+    print(f"\n(c1) {name}: full Figure 5 (ring, grid × standard, mixup; {iterations} iterations, width 512)")
+    with tempfile.TemporaryDirectory() as out:
+        def figure5():
+            for objective in ("standard", "mixup"):  # two objectives: two batches of two runs
+                train_batched([config(512, iterations, 0, device, out, data=d, objective=objective,
+                                      snapshots=(10, 100, 1000, 10000, iterations), snapshot_size=1000)
+                               for d in ("ring", "grid")], progress=False)
+        fast = seconds(figure5)
+        demo = demo_figure5_seconds(device, iterations)
+        print(f"mixgan batched + CUDA graph: {fast:.1f} s   demo-style loop: {demo:.1f} s   ratio {demo / fast:.1f}×")
+
+        print(f"\n(c2) {name}: run-iterations per second at width 512 (figure5 preset), "
+              f"arithmetic limit at {peak_tflops} TFLOP/s")
+        print(f"{'R':>5} {'run-it/s':>10} {'limit':>10} {'of limit':>9} {'20k its of 64 runs':>19}")
+        flops = iteration_flops(512)
+        for R in Rs:
+            ms = ms_per_iteration(lambda n: train_batched([config(512, n, s, device, out) for s in range(R)],
+                                                          progress=False), short, long)
+            rate, limit = 1e3 * R / ms, peak_tflops * 1e12 / flops
+            print(f"{R:>5} {rate:>10.0f} {limit:>10.0f} {rate / limit:>8.1%} {64 * 20000 / rate:>17.0f} s", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--widths", default="64,128")
+    p.add_argument("--runs", default="1,8,32")
+    p.add_argument("--short", type=int, default=3)
+    p.add_argument("--long", type=int, default=13)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--gpu-runs", default="1,4,16,64,256")
+    p.add_argument("--gpu-iterations", type=int, default=20000, help="iterations of the full Figure 5")
+    p.add_argument("--peak-tflops", type=float, default=67.0,
+                   help="the GPU's dense FP32 peak (H100 SXM: 67; H200: 67)")
+    p.add_argument("--clock", choices=list(CLOCK), default="wall",
+                   help="wall time, or this process's CPU time (steadier when other jobs share the CPU)")
+    a = p.parse_args()
+    global clock
+    clock = CLOCK[a.clock]
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {a.device}, {a.clock} clock")
+    cpu_table([int(w) for w in a.widths.split(",")], [int(r) for r in a.runs.split(",")], a.short, a.long,
+              a.repeats, a.device)
+    if a.device == "cuda":
+        gpu_tables(a.gpu_iterations, [int(r) for r in a.gpu_runs.split(",")], a.peak_tflops, 20, 220)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""mixgan sweep: the grid, its batches, the end-to-end command and its summary."""
+import json
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from mixgan.cli import main
+from mixgan.sweep import activation_bytes, grid_configs, plan_batches
+from mixgan.sweep_summary import mean_and_error
+
+TINY = ["--iterations", "6", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "48",
+        "--log-every", "3", "--no-progress"]
+
+
+def test_sweep_end_to_end(tmp_path, capsys):
+    assert main(["sweep", "--data", "ring,grid", "--objectives", "standard,mixup", "--alpha", "0.1,0.5",
+                 "--seeds", "2", "--out", str(tmp_path), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "sweep: 12 runs in 2 batches" in out
+    sweep = tmp_path / "00000-sweep"
+    runs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert len(runs) == 12  # 2 data × (1 standard + 2 α) × 2 seeds
+    for run in runs:  # each an ordinary run folder
+        assert {"config.json", "metrics.jsonl", "generator.pt", "discriminator.pt", "snapshots"} <= \
+            {p.name for p in run.iterdir()}
+        assert (run / "snapshots" / "iter_000006.npz").exists()
+    configs = [json.loads((r / "config.json").read_text()) for r in runs]
+    assert sorted({(c["data"], c["objective"], c["alpha"] if c["objective"] == "mixup" else None, c["seed"])
+                   for c in configs}, key=str) == sorted(
+        {(d, "standard", None, s) for d in ("ring", "grid") for s in (0, 1)} |
+        {(d, "mixup", a, s) for d in ("ring", "grid") for a in (0.1, 0.5) for s in (0, 1)}, key=str)
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert len(summary["settings"]) == 6 and all(s["n"] == 2 for s in summary["settings"])
+    assert len(summary["runs"]) == 12
+    assert "| ring | mixup | 0.5 |" in (sweep / "summary.md").read_text()
+
+
+def test_dry_run_plans_and_writes_nothing(tmp_path, capsys):
+    assert main(["sweep", "--seeds", "5", "--max-runs", "4", "--dry-run", "--out", str(tmp_path / "o"), *TINY]) == 0
+    out = capsys.readouterr().out
+    # 2 data × (standard + mixup) × 5 seeds = 20 runs; standard and mixup batch apart, ≤ 4 a batch.
+    assert "sweep: 20 runs in 6 batches of at most 4 runs" in out
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "ring,nowhere"], "unknown dataset 'nowhere'"),
+    (["--objectives", "mixup,bogus"], "unknown objective 'bogus'"),
+    (["--alpha", "0.2,x"], "comma-separated numbers"),
+    (["--alpha", "-1"], "alpha must be > 0"),
+    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--max-runs", "many"], "--max-runs expects a whole number"),
+    (["--width", "0"], "width must be >= 1"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    assert main(["sweep", "--out", str(tmp_path / "o"), *TINY, *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_batches_respect_max_runs_budget_and_shared_shapes():
+    configs = grid_configs(dict(iterations=2, width=8), ["ring", "grid"], ["standard", "mixup"], [0.1, 0.2],
+                           ["beta", "uniform"], range(3))
+    assert len(configs) == 2 * 3 + 2 * 2 * 2 * 3
+    batches = plan_batches(configs, max_runs=5, budget=1 << 40)
+    assert sum(map(len, batches)) == len(configs) and max(map(len, batches)) == 5
+    assert all(len({c.objective for c in b}) == 1 for b in batches)
+    one_each = plan_batches(configs, max_runs=None, budget=activation_bytes(configs[0]))
+    assert all(len(b) == 1 for b in one_each)
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=20))
+def test_mean_and_error(values):
+    mean, err = mean_and_error(values + [math.nan])  # NaN (undefined metrics) are left out
+    assert mean == pytest.approx(sum(values) / len(values), abs=1e-6)
+    n = len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    assert err == pytest.approx(sd / math.sqrt(n), rel=1e-6, abs=1e-6)
+    assert math.isnan(mean_and_error([math.nan])[0])
+
+
+def test_summary_of_a_damaged_run_is_a_usage_error(tmp_path):
+    from conftest import tiny_config
+    from mixgan.batched import train_batched
+    from mixgan.errors import UsageError
+    from mixgan.sweep_summary import write_summary
+    run, = train_batched([tiny_config(out=str(tmp_path), iterations=2)], progress=False)
+    (run / "snapshots" / "iter_000002.npz").write_bytes(b"not an npz")
+    with pytest.raises(UsageError, match="cannot read the last snapshot"):
+        write_summary(tmp_path, [run])
