@@ -4,6 +4,7 @@ import json
 import math
 import sys
 
+from mixgan import compare  # the compare command (issue 4)
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
 
@@ -85,6 +86,7 @@ def run_train(args):
 # name -> (add_arguments, run, one-line help)
 COMMANDS = {
     "train": (add_train, run_train, "train one GAN on a 2D toy distribution"),
+    "compare": (compare.add_arguments, compare.run, "train or reuse runs over objectives, datasets and seeds; tabulate metrics"),
 }
 
 

@@ -12,6 +12,7 @@ from mixgan.errors import UsageError
 from mixgan.models import MLPDiscriminator, MLPGenerator
 from mixgan.objectives import OBJECTIVES
 from mixgan.snapshots import write_snapshot
+from mixgan.measure import record_snapshot_metrics  # snapshot metrics (issue 4)
 
 
 def resolve_device(name):
@@ -101,6 +102,9 @@ def train(config, progress=True):
         window += 1
         if it in snapshot_at:
             write_snapshot(run, it, G, D, fixed_z, fixed_real, config)
+            # Snapshot metrics (issue 4): sample quality of the saved points and D's smoothness,
+            # appended to metrics.jsonl as a "kind": "snapshot" record (a fraction of a second).
+            record_snapshot_metrics(run, it, D, data, config)
         if it % config.log_every == 0 or it == config.iterations:
             with torch.no_grad():
                 d_real = torch.sigmoid(D(real[:B])).mean().item()
