@@ -198,10 +198,10 @@ def write_comparison(folder, records, folders, meta):
 # ----------------------------------------------------------------------------- CLI
 def add_arguments(parser):
     from mixgan.cli import _int, add_config_arguments
-    parser.add_argument("--objectives", default="standard,mixup",
-                        help=f"comma-separated labels: objectives or variants ({', '.join(VARIANTS)}); "
-                             "default standard,mixup")
-    parser.add_argument("--data", dest="datasets", default="ring,grid", help="comma-separated datasets; default ring,grid")
+    parser.add_argument("--objectives", help=f"comma-separated labels: objectives or variants ({', '.join(VARIANTS)}); "
+                                              "default standard,mixup (with --from: every label found)")
+    parser.add_argument("--data", dest="datasets",
+                        help="comma-separated datasets; default ring,grid (with --from: every dataset found)")
     parser.add_argument("--seeds", type=_int, default=None,
                         help="seeds 0..N-1 per dataset and label (default 10; with --from: every seed found)")
     parser.add_argument("--jobs", type=_int, default=1, help="runs trained in parallel processes (default 1)")
@@ -213,12 +213,14 @@ def add_arguments(parser):
 
 def run(args):
     log = (lambda *a: None) if args.no_progress else print
-    labels = split_list(args.objectives, "--objectives")
-    datasets = split_list(args.datasets, "--data")
+    default = args.from_dir is None  # with --from, names given act as filters
+    labels = split_list(args.objectives or ("standard,mixup" if default else ",".join(labels_available())), "--objectives")
+    datasets = split_list(args.datasets or ("ring,grid" if default else ""), "--data") \
+        if args.datasets or default else None
     for label in labels:
         label_overrides(label)
     from mixgan.data import DATASETS
-    for d in datasets:
+    for d in datasets or ():
         if d not in DATASETS:
             raise UsageError(f"unknown dataset {d!r}; choose from: {', '.join(DATASETS)}")
     if args.seeds is not None and args.seeds < 1:
@@ -239,7 +241,8 @@ def run(args):
         out = next(iter(plan.values())).out
         folders = train_or_reuse(plan, args.jobs, log)
     folder = runs.create_run_folder(out, "compare")
-    meta = {"labels": labels, "datasets": datasets, "seeds": sorted({k[2] for k in folders}),
+    meta = {"labels": sorted({k[1] for k in folders}, key=labels.index),
+            "datasets": list(dict.fromkeys(k[0] for k in sorted(folders))), "seeds": sorted({k[2] for k in folders}),
             "overrides": overrides, "from": args.from_dir}
     write_comparison(folder, collect_records(folders), folders, meta)
     print(f"comparison folder: {folder}")
