@@ -214,9 +214,9 @@ def add_arguments(parser):
 def run(args):
     log = (lambda *a: None) if args.no_progress else print
     default = args.from_dir is None  # with --from, names given act as filters
-    labels = split_list(args.objectives or ("standard,mixup" if default else ",".join(labels_available())), "--objectives")
-    datasets = split_list(args.datasets or ("ring,grid" if default else ""), "--data") \
-        if args.datasets or default else None
+    every_label = ",".join(labels_available())
+    labels = split_list(args.objectives or ("standard,mixup" if default else every_label), "--objectives")
+    datasets = split_list(args.datasets, "--data") if args.datasets else (["ring", "grid"] if default else None)
     for label in labels:
         label_overrides(label)
     from mixgan.data import DATASETS
@@ -245,6 +245,7 @@ def run(args):
             "datasets": list(dict.fromkeys(k[0] for k in sorted(folders))), "seeds": sorted({k[2] for k in folders}),
             "overrides": overrides, "from": args.from_dir}
     write_comparison(folder, collect_records(folders), folders, meta)
+    log((folder / "summary.md").read_text())
     print(f"comparison folder: {folder}")
     return 0
 

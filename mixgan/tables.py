@@ -94,9 +94,29 @@ def markdown_table(rows, metrics):
     return "\n".join(lines) + "\n"
 
 
+# The headline columns of summary.md: the VEEGAN / PacGAN protocol, escapes, D's smoothness.
+SUMMARY_METRICS = ["modes_covered", "high_quality_fraction", "reverse_kl", "outside_frame_fraction",
+                   "energy_distance", "grad_norm_interp", "d_nonlinearity"]
+
+
+def summary_markdown(rows):
+    """Per dataset, the last snapshot iteration of every label with the headline metrics."""
+    parts = []
+    for data in dict.fromkeys(r["data"] for r in rows):
+        sub = [r for r in rows if r["data"] == data]
+        last = {}
+        for r in sub:
+            last[r["label"]] = max(last.get(r["label"], 0), r["iteration"])
+        parts += [f"### {data}\n", markdown_table([r for r in sub if r["iteration"] == last[r["label"]]],
+                                                   SUMMARY_METRICS)]
+    return "\n".join(parts)
+
+
 def write_tables(folder, rows, meta):
-    """``table-<data>.md``, ``.csv`` and ``.json`` per dataset and ``comparison.json`` (all rows, meta)."""
-    written = []
+    """``table-<data>.md``, ``.csv`` and ``.json`` per dataset, ``summary.md`` (last iteration, headline
+    metrics) and ``comparison.json`` (all rows, meta)."""
+    runs.atomic_write_text(folder / "summary.md", summary_markdown(rows))
+    written = [folder / "summary.md"]
     for data in dict.fromkeys(r["data"] for r in rows):
         sub = [r for r in rows if r["data"] == data]
         seeds = len(meta.get("seeds", [])) or "?"
