@@ -143,23 +143,24 @@ def write_plots(folder, rows, columns=4):
     from mixgan.plots import plt, save_figure
     written = []
     for data in dict.fromkeys(r["data"] for r in rows):
+        names = list(dict.fromkeys(r["metric"] for r in rows if r["data"] == data))  # table order
+        labels = list(dict.fromkeys(r["label"] for r in rows if r["data"] == data))  # one colour each
         sub = [r for r in rows if r["data"] == data and r["n"] > 0]
-        names = list(dict.fromkeys(r["metric"] for r in sub))
         if not names:
             continue
         nrows = math.ceil(len(names) / columns)
         fig, axes = plt.subplots(nrows, columns, figsize=(3.2 * columns, 2.6 * nrows), dpi=100, squeeze=False)
         for ax, name in zip(axes.flat, names):
-            for label in dict.fromkeys(r["label"] for r in sub):
+            for i, label in enumerate(labels):
                 pts = sorted((r["iteration"], r["mean"], r["se"] or 0.0) for r in sub
                              if r["metric"] == name and r["label"] == label)
                 if not pts:
                     continue
                 x, m, s = (list(v) for v in zip(*pts))
-                line, = ax.plot(x, m, marker="o", markersize=3, label=label)
+                ax.plot(x, m, marker="o", markersize=3, label=label, color=f"C{i}")
                 ax.fill_between(x, [a - b for a, b in zip(m, s)], [a + b for a, b in zip(m, s)],
-                                color=line.get_color(), alpha=0.25, linewidth=0)
-            xs = [r["iteration"] for r in sub if r["metric"] == name]
+                                color=f"C{i}", alpha=0.25, linewidth=0)
+            xs = [r["iteration"] for r in rows if r["data"] == data and r["metric"] == name]
             if min(xs) > 0 and max(xs) / min(xs) >= 100:
                 ax.set_xscale("log")
             ax.set_title(name, fontsize=9)
