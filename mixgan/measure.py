@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from mixgan import metrics, runs
+from mixgan.errors import UsageError
 
 SNAPSHOT_KIND = "snapshot"
 # A stream number of its own (see train.stream_generator), far from the loop's 0..4, so
@@ -92,4 +93,8 @@ def snapshot_records(run):
     path = run / "metrics.jsonl"
     if not path.exists():
         return {}
-    return {r["iteration"]: r for r in runs.read_jsonl(path) if r.get("kind") == SNAPSHOT_KIND}
+    try:
+        lines = runs.read_jsonl(path)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"corrupt {path}: {e}")
+    return {r["iteration"]: r for r in lines if isinstance(r, dict) and r.get("kind") == SNAPSHOT_KIND}

@@ -55,6 +55,10 @@ def test_from_fills_in_sample_metrics_of_old_runs(tmp_path):
     records = compare.collect_records({("grid", "mixup", 0): run})[("grid", "mixup", 0)]
     assert sorted(records) == [2, 6]
     assert "modes_covered" in records[6] and "grad_norm_real" not in records[6]
+    # A corrupt metrics.jsonl is a one-line error, and the run is left as it was.
+    (run / "metrics.jsonl").write_text('{"iteration": 3, "d_lo')
+    assert main(["compare", "--from", str(out), "--no-progress"]) == 2
+    assert (run / "metrics.jsonl").read_text() == '{"iteration": 3, "d_lo'
 
 
 def test_plan_labels_and_protocol_sample_count(monkeypatch, tmp_path):
