@@ -66,9 +66,11 @@ def snapshot_record(dataset, fake, D, iteration, seed):
     record.update(values)
     if D is not None:
         # D's smoothness where it matters: at real points, at the generated points and between them.
-        param = next(D.parameters())
-        fake_t = torch.as_tensor(fake, dtype=param.dtype).to(param.device)
-        record.update(metrics.d_diagnostics(D, real.to(param.device, param.dtype), fake_t, g))
+        # Both point sets go to D's device and dtype (the generator g stays on the CPU).
+        param = next(D.parameters(), None) if isinstance(D, torch.nn.Module) else None
+        device, dtype = (param.device, param.dtype) if param is not None else ("cpu", torch.float32)
+        fake_t = torch.as_tensor(fake).to(device, dtype)
+        record.update(metrics.d_diagnostics(D, real.to(device, dtype), fake_t, g))
     record["measure_s"] = round(time.perf_counter() - start, 4)
     # NaN (reverse KL with no high-quality sample) is written as null, so the file stays strict JSON.
     return {k: None if isinstance(v, float) and v != v else v for k, v in record.items()}
