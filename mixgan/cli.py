@@ -4,6 +4,7 @@ import json
 import math
 import sys
 
+from mixgan import compare  # the compare command (issue 4)
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
 from mixgan.errors import UsageError
 from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
@@ -102,6 +103,7 @@ COMMANDS = {
     "plot": (figures.add_plot, figures.run_plot, "draw runs (rows) at their snapshot iterations (columns)"),
     "animate": (figures.add_animate, figures.run_animate, "PNG frames and a GIF or MP4 of runs side by side"),
     "sweep": (sweep.add_arguments, sweep.run, "train a grid of runs (data × objectives × α × seeds) batched, then tabulate"),
+    "compare": (compare.add_arguments, compare.run, "train or reuse runs over objectives, datasets and seeds; tabulate metrics"),
 }
 
 

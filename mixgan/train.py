@@ -14,6 +14,7 @@ from mixgan.networks import make_networks
 from mixgan.objectives import OBJECTIVES
 from mixgan.snapshots import write_snapshot
 from mixgan.spectral import spectral_norm_layers
+from mixgan.measure import record_snapshot_metrics  # snapshot metrics (issue 4)
 
 
 def resolve_device(name):
@@ -109,6 +110,9 @@ def train(config, progress=True):
         window += 1
         if it in snapshot_at:
             write_snapshot(run, it, G, D, fixed_z, fixed_real, config)
+            # Snapshot metrics (issue 4): sample quality of the saved points and D's smoothness,
+            # appended to metrics.jsonl as a "kind": "snapshot" record (a fraction of a second).
+            record_snapshot_metrics(run, it, D, data, config)
         if it in frame_at:
             write_frame(run, it, G, D, fixed_z, fixed_real, config)
         if it % config.log_every == 0 or it == config.iterations:

@@ -1,0 +1,106 @@
+"""mixgan compare: plans, reuse of finished runs, --from, tables on disk and one-line errors."""
+import csv
+import json
+
+import pytest
+
+from mixgan import compare, runs
+from mixgan.cli import main
+from mixgan.errors import UsageError
+
+TINY = ["--iterations", "6", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "48",
+        "--snapshots", "2,6", "--log-every", "3", "--no-progress"]
+
+
+def comparison_folders(out):
+    return sorted(p for p in out.iterdir() if p.name.endswith("-compare"))
+
+
+def test_compare_trains_reuses_and_retabulates(tmp_path, capsys):
+    out = tmp_path / "o"
+    args = ["compare", "--objectives", "standard,standard-ns", "--data", "ring", "--seeds", "2", "--out", str(out)]
+    assert main(args + TINY) == 0
+    first = comparison_folders(out)[-1]
+    assert f"comparison folder: {first}" in capsys.readouterr().out
+    trained = sorted(p.name for p in out.iterdir() if not p.name.endswith("-compare"))
+    assert len(trained) == 4
+    configs = [json.loads((out / n / "config.json").read_text()) for n in trained]
+    assert sorted(c["g_loss"] for c in configs) == ["nonsaturating"] * 2 + ["saturating"] * 2
+
+    for name in ("table-ring.md", "table-ring.csv", "table-ring.json", "comparison.json", "plot-ring.png"):
+        assert (first / name).stat().st_size > 100
+    rows = list(csv.DictReader((first / "table-ring.csv").open()))
+    assert {r["label"] for r in rows} == {"standard", "standard-ns"}
+    assert {int(r["iteration"]) for r in rows} == {2, 6}
+    grads = [r for r in rows if r["metric"] == "grad_norm_interp"]
+    assert len(grads) == 4 and all(r["n"] == "2" and float(r["se"]) >= 0 for r in grads)
+    assert "| standard-ns | 6 |" in (first / "table-ring.md").read_text()
+
+    # The same request again trains nothing; --from gives the same numbers.
+    assert main(args + TINY) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith("-compare")) == trained
+    assert main(["compare", "--from", str(out), "--no-progress"]) == 0
+    third = comparison_folders(out)[-1]
+    rows_of = lambda f: json.loads((f / "comparison.json").read_text())["rows"]
+    assert rows_of(third) == rows_of(first)
+
+
+def test_from_fills_in_sample_metrics_of_old_runs(tmp_path):
+    out = tmp_path / "o"
+    assert main(["compare", "--objectives", "mixup", "--data", "grid", "--seeds", "1", "--out", str(out)] + TINY) == 0
+    run = next(p for p in out.iterdir() if p.name.endswith("-s0"))
+    # A run recorded before snapshot metrics existed: only loss records.
+    lines = [l for l in runs.read_jsonl(run / "metrics.jsonl") if "kind" not in l]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+    records = compare.collect_records({("grid", "mixup", 0): run})[("grid", "mixup", 0)]
+    assert sorted(records) == [2, 6]
+    assert "modes_covered" in records[6] and "grad_norm_real" not in records[6]
+    # A corrupt metrics.jsonl is a one-line error, and the run is left as it was.
+    (run / "metrics.jsonl").write_text('{"iteration": 3, "d_lo')
+    assert main(["compare", "--from", str(out), "--no-progress"]) == 2
+    assert (run / "metrics.jsonl").read_text() == '{"iteration": 3, "d_lo'
+
+
+def test_plan_labels_and_protocol_sample_count(monkeypatch, tmp_path):
+    seen = {}
+
+    def capture(plan, jobs, log):
+        seen.update(plan)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(compare, "train_or_reuse", capture)
+    assert main(["compare", "--objectives", "standard-ns,mixup", "--data", "ring,grid", "--seeds", "3",
+                 "--preset", "figure5", "--width", "32", "--out", str(tmp_path)]) == 2
+    assert len(seen) == 2 * 2 * 3
+    c = seen["grid", "standard-ns", 2]
+    assert (c.objective, c.g_loss, c.data, c.seed, c.width) == ("standard", "nonsaturating", "grid", 2, 32)
+    assert c.pairing == "shuffled" and c.snapshot_size == compare.PROTOCOL_SAMPLES == 2500
+    assert seen["ring", "mixup", 0].g_loss == "saturating"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--objectives", "standard,bogus"], "unknown objective 'bogus'"),
+    (["--data", "ring,nowhere"], "unknown dataset 'nowhere'"),
+    (["--objectives", "mixup,mixup"], "names an entry twice"),
+    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--jobs", "0"], "--jobs must be >= 1"),
+    (["--from", "/nonexistent/folder"], "no such folder"),
+    (["--alpha", "-1"], "alpha must be > 0"),
+])
+def test_bad_input_is_one_line(tmp_path, capsys, args, message):
+    assert main(["compare", "--out", str(tmp_path / "o")] + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_from_refuses_training_options_and_mixed_settings(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert main(["compare", "--from", str(tmp_path), "--width", "8"]) == 2
+    assert "does not apply" in capsys.readouterr().err
+    base = ["compare", "--objectives", "standard", "--data", "ring", "--seeds", "1", "--out", str(out)]
+    assert main(base + TINY) == 0
+    assert main(base + TINY[:2] + ["--width", "4"] + TINY[4:]) == 0
+    with pytest.raises(UsageError, match="differ in 'width'"):
+        compare.runs_in_folder(out)
+    assert main(["compare", "--from", str(tmp_path / "empty_but_real"), "--no-progress"]) == 2
