@@ -23,6 +23,7 @@ from mixgan import runs
 from mixgan.data import make_data
 from mixgan.errors import UsageError
 from mixgan.objectives import GENERATOR_LOSSES, LAMBDA_DRAWS, shuffle_pairs
+from mixgan.measure import record_snapshot_metrics
 from mixgan.snapshots import write_snapshot
 from mixgan.stacked import stack, unstack
 from mixgan.train import STREAMS, build_models, resolve_device, run_label, stream_generator
@@ -223,8 +224,9 @@ def train_batched(configs, progress=True, cuda_graph=None):
         step(it)
         window += 1
         for r in due.get(it, ()):
-            write_snapshot(folders[r], it, unstack(G, r, like_G), unstack(D, r, like_D), fixed_z[r],
-                           fixed_real[r], configs[r])
+            D_r = unstack(D, r, like_D)
+            write_snapshot(folders[r], it, unstack(G, r, like_G), D_r, fixed_z[r], fixed_real[r], configs[r])
+            record_snapshot_metrics(folders[r], it, D_r, datas[r], configs[r])  # as a single run does
         if it % c0.log_every == 0 or it == c0.iterations:
             _log(folders, it, window, state, D, start)
             for name in ("d_loss", "g_loss"):
