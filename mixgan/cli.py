@@ -5,7 +5,7 @@ import math
 import sys
 
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
-from mixgan.errors import UsageError
+from mixgan.errors import RunFailed, RunInterrupted, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -68,9 +68,14 @@ def add_train(parser):
     add_config_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run folder from its last checkpoint "
+                        "(its config.json gives every option)")  # issue 7
 
 
 def run_train(args):
+    if args.resume is not None:  # issue 7: continue a stopped run instead of starting one
+        from mixgan.resume import run_resume
+        return run_resume(args)
     config = config_from_args(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
@@ -102,6 +107,9 @@ def main(argv=None):
     except UsageError as e:
         print(f"mixgan: error: {e}", file=sys.stderr)
         return 2
+    except (RunInterrupted, RunFailed) as e:  # issue 7: a run that stopped says how, in one line
+        print(f"mixgan: {e.message}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("mixgan: interrupted", file=sys.stderr)
         return 130

@@ -50,6 +50,9 @@ class TrainConfig:
     device: str = opt("auto", "auto (cuda when present), cpu or cuda", choices="devices")
     out: str = opt("outputs", "folder that receives the numbered run folder")
     preset: str = opt(None, "named settings applied under the given options", choices="presets")
+    # Checkpoints and resume (issue 7; see mixgan/run_guard.py and docs/RUNS.md).
+    checkpoint_every: int = opt(1000, "iterations between checkpoints (one is also written at every snapshot "
+                                      "and at the end; the last two are kept)")
 
     def __post_init__(self):
         check(self)
@@ -147,6 +150,9 @@ def check(c):
             raise UsageError(f"snapshot iteration {bad[0]} is outside 1..{c.iterations} (the run's iterations)")
         if not c.snapshots:
             raise UsageError("snapshots must name at least one iteration")
+    # Checkpoints and resume (issue 7).
+    if not 1 <= c.checkpoint_every <= 10**9:
+        raise UsageError(f"checkpoint_every must be in 1..{10**9}, got {c.checkpoint_every}")
 
 
 def read_config_file(path):
