@@ -60,7 +60,7 @@ def describe(run, status):
     """One sentence for a run that is not finished, ending with what to do about it."""
     resume = f"resume it with: mixgan train --resume {_quote(run)}"
     state, reason, it = status["state"], status.get("reason", ""), status.get("checkpoint_iteration", 0)
-    if state == "running" and status["alive"]:
+    if status["alive"]:
         return f"run {run} is still training (last checkpoint at iteration {it})"
     if state == "running":
         return (f"run {run} stopped without finishing (killed, crashed or lost power; last checkpoint at "
