@@ -138,9 +138,11 @@ class RunGuard:
 
     def check(self, it):
         """Stop the run if a loss went NaN/Inf or a weight is not finite (one host sync)."""
-        for name, first, value in zip(("d_loss", "g_loss"), self.first_bad.tolist(), self.bad_value.tolist()):
-            if first:
-                self.fail(f"{name} became {value} at iteration {first}")
+        bad = [(first, name, value) for name, first, value in
+               zip(("d_loss", "g_loss"), self.first_bad.tolist(), self.bad_value.tolist()) if first]
+        if bad:
+            first, name, value = min(bad)  # the earliest: later ones follow from it
+            self.fail(f"{name} became {value} at iteration {first}")
         for label in ("G", "D"):
             params = dict(self.parts[label].named_parameters())
             if not torch.stack([torch.isfinite(p).all() for p in params.values()]).all().item():
