@@ -9,6 +9,7 @@ kernel drops it when the process dies, even by SIGKILL or power loss). So a stat
 """
 import json
 import os
+import shlex
 import socket
 import sys
 import time
@@ -96,8 +97,7 @@ def add_allow_unfinished_argument(parser):
 
 
 def _quote(path):
-    text = str(path)
-    return f"'{text}'" if any(c.isspace() or c in "'\"$\\;&|" for c in text) else text
+    return shlex.quote(str(path))
 
 
 class RunLock:
