@@ -179,7 +179,7 @@ class RunGuard:
         where = f"at iteration {self.iteration}, last checkpoint at iteration {self.checkpoint_iteration}"
         resume = f"mixgan train --resume {status._quote(self.run)}"
         if isinstance(e, KeyboardInterrupt):
-            reason, state = f"stopped at once by a second interrupt {where}", "interrupted"
+            reason, state = f"stopped at once by an interrupt {where}", "interrupted"
         elif isinstance(e, OSError):
             reason, state = f"cannot write to the run folder: {e.strerror or e} ({where})", "failed"
         else:

@@ -188,3 +188,14 @@ def test_a_tiny_file_size_quota_is_one_line_and_exit_2(tmp_path):
     (run,) = (tmp_path / "runs").glob("0*")
     assert status.read_status(run)["state"] == "failed"
     assert not list(run.rglob(".*.tmp"))  # no half-written file left behind
+
+
+def test_a_failed_metrics_append_leaves_no_half_line(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.jsonl"
+    runs.append_jsonl(path, {"iteration": 1})
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:5]))  # the disk fills mid-line
+    with pytest.raises(OSError, match="No space left"):
+        runs.append_jsonl(path, {"iteration": 2, "d_loss": 0.5})
+    monkeypatch.undo()
+    assert path.read_text() == '{"iteration": 1}\n'
