@@ -93,6 +93,11 @@ COMMANDS = {
 }
 
 
+def one_line(message):
+    """A message as one line even when it quotes a path with a line break in it (issue 7)."""
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv=None):
     parser = Parser(prog="mixgan", description="Train, see and compare GAN objectives (standard and mixup).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -105,10 +110,10 @@ def main(argv=None):
             return 2
         return COMMANDS[args.command][1](args)
     except UsageError as e:
-        print(f"mixgan: error: {e}", file=sys.stderr)
+        print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
         return 2
     except (RunInterrupted, RunFailed) as e:  # issue 7: a run that stopped says how, in one line
-        print(f"mixgan: {e.message}", file=sys.stderr)
+        print(f"mixgan: {one_line(e.message)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("mixgan: interrupted", file=sys.stderr)

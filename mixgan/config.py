@@ -160,8 +160,8 @@ def read_config_file(path):
     p = Path(path)
     try:
         text = p.read_text()
-    except OSError as e:
-        raise UsageError(f"cannot read config file {path}: {e.strerror or e}")
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path (issue 7)
+        raise UsageError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}")
     try:
         values = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as e:

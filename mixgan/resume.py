@@ -13,6 +13,8 @@ from mixgan.errors import UsageError
 
 def load_run_config(run):
     """The TrainConfig a run folder was made with."""
+    if "\x00" in str(run):  # the OS cannot even look such a path up
+        raise UsageError(f"no run folder at {str(run)!r}")
     path = Path(run) / "config.json"
     try:
         values = json.loads(path.read_text())
@@ -29,6 +31,8 @@ def resume(run_dir, progress=True):
     """Continue ``run_dir``; returns ``(run folder, trained)``, ``trained`` False when it had
     already finished (then nothing is touched)."""
     run = Path(run_dir)
+    if "\x00" in str(run):  # the OS cannot even look such a path up
+        raise UsageError(f"no run folder at {str(run)!r}")
     if not run.is_dir():
         raise UsageError(f"no run folder at {run}")
     config = load_run_config(run)

@@ -81,8 +81,8 @@ def create_run_folder(out, label):
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create output folder {out}: {e.strerror or e}")
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UsageError(f"cannot create output folder {out}: {getattr(e, 'strerror', None) or e}")
     if not out.is_dir():
         raise UsageError(f"output folder {out} is not a folder")
     taken = [int(m.group(1)) for p in out.iterdir() if (m := _NUMBERED.match(p.name))]

@@ -101,7 +101,7 @@ def test_cli_options_exit_2_with_one_line_or_are_valid(existing, capsys, options
 def test_resume_with_odd_paths_exits_2_with_one_line(existing, capsys, path, extra):
     out, before = existing
     code = main(["train", "--resume", str(out / path) if path else path, *extra, "--no-progress"])
-    if path in ("", ".") or (out / path).resolve() == out.resolve():
+    if path in ("", ".") or ("\x00" not in path and (out / path).resolve() == out.resolve()):
         assert code == 2
     _check_one_line_exit_2_or_valid(code, capsys.readouterr().err, out, before)
 
@@ -151,7 +151,10 @@ def test_a_read_only_output_folder_is_one_line(tmp_path, capsys, monkeypatch):
 def test_a_full_disk_mid_run_fails_cleanly_and_the_run_resumes(tmp_path, capsys, monkeypatch, existing):
     """Writes start failing with ENOSPC after a few files: one line, exit 2, the run marked
     failed but resumable, other runs untouched; with space again, resume finishes it."""
-    out, before = existing
+    import shutil
+    out = tmp_path / "runs"
+    shutil.copytree(existing[0], out)  # another run beside the one that meets the full disk
+    before = fingerprint(out)
     real, calls = runs.atomic_write_bytes, {"n": 0}
 
     def filling_up(path, data):
@@ -199,3 +202,14 @@ def test_a_failed_metrics_append_leaves_no_half_line(tmp_path, monkeypatch):
         runs.append_jsonl(path, {"iteration": 2, "d_loss": 0.5})
     monkeypatch.undo()
     assert path.read_text() == '{"iteration": 1}\n'
+
+
+@PROPERTY
+@given(out=HOSTILE_TEXT, config_file=st.one_of(st.none(), HOSTILE_TEXT))
+def test_odd_output_folders_and_config_paths_exit_2_or_train(tmp_path, capsys, out, config_file, existing):
+    """The output folder and config file as given on the command line (relative to a scratch folder)."""
+    folder, before = existing
+    args = ["--config", str(tmp_path / config_file)] if config_file is not None else []
+    target = str(tmp_path / "o" / out.lstrip("/").replace("..", "__"))  # never outside the scratch folder
+    code = main(["train", *TINY, "--iterations", "1", "--out", target, *args])
+    _check_one_line_exit_2_or_valid(code, capsys.readouterr().err, folder, before)
