@@ -72,12 +72,14 @@ def test_config_accepts_a_valid_value_or_raises_one_line_usage_error(name, value
     except UsageError as e:
         assert str(e) and "\n" not in str(e)
         return
-    got = getattr(c, name)  # it was accepted: then it must be a sane value of the right kind
-    if isinstance(got, float):
-        assert math.isfinite(got)
-    if isinstance(got, int) and not isinstance(got, bool) and name != "seed":
-        assert got >= 1 or name == "snapshots"
+    got, kind = getattr(c, name), FIELDS[name].type  # accepted: then a sane value of the field's kind
     assert not isinstance(got, bool)
+    if kind is float:
+        assert isinstance(got, (int, float)) and math.isfinite(got)
+    if kind is int and name != "seed":
+        assert isinstance(got, int) and got >= 1
+    if kind is int and name == "seed":
+        assert got >= 0
 
 
 def _check_one_line_exit_2_or_valid(code, err, out_folder, before):
