@@ -56,13 +56,13 @@ def encode(frames, fmt, fps):
                        quality=8, macro_block_size=16, pixelformat="yuv420p")
 
 
-def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=print):
+def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=print, allow_unfinished=False):
     """Write the PNG frames and ``animation.<fmt>`` into a new folder under ``out``; return that folder."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose from: {', '.join(FORMATS)}")
     if not 0 < fps <= MAX_FPS:
         raise UsageError(f"fps must be in (0, {MAX_FPS}], got {fps}")
-    run_list = [load_run(p) for p in paths]
+    run_list = [load_run(p, allow_unfinished) for p in paths]
     kind = frame_source(run_list)
     iterations = shared_iterations(run_list, kind)
     if kind == "snapshots":

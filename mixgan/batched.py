@@ -23,10 +23,11 @@ from mixgan import runs
 from mixgan.data import make_data
 from mixgan.errors import UsageError
 from mixgan.objectives import GENERATOR_LOSSES, LAMBDA_DRAWS, shuffle_pairs
+from mixgan import status
 from mixgan.measure import record_snapshot_metrics
 from mixgan.snapshots import write_snapshot
 from mixgan.stacked import stack, unstack
-from mixgan.train import STREAMS, build_models, resolve_device, run_label, stream_generator
+from mixgan.train import STREAMS, build_models, flush_denormals, resolve_device, run_label, stream_generator
 from mixgan import fast_path
 
 # Options a run in a batch may choose for itself; every other TrainConfig field must agree.
@@ -153,6 +154,7 @@ def train_batched(configs, progress=True, cuda_graph=None):
     check_batch(configs)
     c0, R = configs[0], len(configs)
     device = resolve_device(c0.device)
+    flush_denormals()
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
     folders = []
@@ -160,6 +162,8 @@ def train_batched(configs, progress=True, cuda_graph=None):
         run = runs.create_run_folder(c.out, run_label(c))
         runs.atomic_write_json(run / "config.json", c.to_dict())
         (run / "snapshots").mkdir()
+        # Batched runs are not checkpointed (see docs/SWEEPS.md): a stopped sweep re-runs its chunk.
+        status.write_status(run, "running", reason="trained in a batch", resumable=False)
         folders.append(run)
 
     gens = {name: [stream_generator(c.seed, s, device) for c in configs]
@@ -241,6 +245,7 @@ def train_batched(configs, progress=True, cuda_graph=None):
     for r, run in enumerate(folders):
         runs.atomic_torch_save(run / "generator.pt", unstack(G, r, like_G).state_dict())
         runs.atomic_torch_save(run / "discriminator.pt", unstack(D, r, like_D).state_dict())
+        status.write_status(run, "finished", reason="trained in a batch", iteration=c0.iterations, resumable=False)
     return [Path(run) for run in folders]
 
 

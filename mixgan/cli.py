@@ -6,7 +6,7 @@ import sys
 
 from mixgan import compare  # the compare command (issue 4)
 from mixgan.config import FIELDS, TrainConfig, choices, make_config
-from mixgan.errors import UsageError
+from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
 from mixgan import figure_commands as figures  # figure5, plot, animate (issue 3)
 from mixgan import sweep  # issue 6: mixgan sweep (its heavy imports are lazy)
@@ -81,9 +81,14 @@ def add_train(parser):
     add_config_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run folder from its last checkpoint "
+                        "(its config.json gives every option)")  # issue 7
 
 
 def run_train(args):
+    if args.resume is not None:  # issue 7: continue a stopped run instead of starting one
+        from mixgan.resume import run_resume
+        return run_resume(args)
     config = config_from_args(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
@@ -107,6 +112,11 @@ COMMANDS = {
 }
 
 
+def one_line(message):
+    """A message as one line even when it quotes a path with a line break in it (issue 7)."""
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")
+
+
 def main(argv=None):
     parser = Parser(prog="mixgan", description="Train, see and compare GAN objectives (standard and mixup).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
@@ -119,8 +129,11 @@ def main(argv=None):
             return 2
         return COMMANDS[args.command][1](args)
     except UsageError as e:
-        print(f"mixgan: error: {e}", file=sys.stderr)
+        print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except (RunInterrupted, RunFailed) as e:  # issue 7: a run that stopped says how, in one line
+        print(f"mixgan: {one_line(e.message)}", file=sys.stderr)
+        return e.exit_code
     except KeyboardInterrupt:
         print("mixgan: interrupted", file=sys.stderr)
         return 130

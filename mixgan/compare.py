@@ -10,11 +10,12 @@ interrupted comparison resumes and a larger ``--seeds`` only trains the new seed
 """
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from mixgan import measure, runs, tables
+from mixgan import measure, runs, status, tables
 from mixgan.config import FIELDS, make_config
 from mixgan.errors import UsageError
 
@@ -75,19 +76,24 @@ def _config_key(config_dict):
 
 
 def finished_runs(folder):
-    """``{config json: run folder}`` for the finished runs directly under ``folder`` (config and both
-    networks saved). Folders with an unreadable config are not runs of ours and are skipped."""
+    """``{config json: run folder}`` for the finished runs directly under ``folder`` (their
+    ``status.json`` says finished). Unfinished runs are named on stderr and left out, never
+    tabulated from part of their snapshots; folders with an unreadable config are not runs of
+    ours and are skipped."""
     found = {}
     folder = Path(folder)
     if not folder.is_dir():
         return found
     for run in sorted(folder.iterdir()):
-        if not ((run / "config.json").is_file() and (run / "generator.pt").is_file()
-                and (run / "discriminator.pt").is_file()):
+        if not (run / "config.json").is_file():
             continue
         try:
             config = json.loads((run / "config.json").read_text())
-        except (OSError, ValueError):
+            state = status.read_status(run)
+        except (OSError, ValueError, UsageError):
+            continue
+        if state["state"] != "finished":
+            print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
             continue
         if isinstance(config, dict):
             found.setdefault(_config_key(config), run)  # the oldest of identical runs

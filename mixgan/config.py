@@ -73,6 +73,9 @@ class TrainConfig:
                          "frames/ for animation; 0 = none")
     landscape: int = opt(0, "grid points per side of D's probability map saved with every snapshot and "
                             "frame (drawn as a heat map); 0 = none")
+    # Checkpoints and resume (issue 7; see mixgan/run_guard.py and docs/RUNS.md).
+    checkpoint_every: int = opt(1000, "iterations between checkpoints (one is also written at every snapshot "
+                                      "and at the end; the last two are kept)")
 
     def __post_init__(self):
         # width and z_dim left unset take the data's default (2D points vs images, see mixgan.data);
@@ -200,6 +203,9 @@ def check(c):
     # Frames and landscapes (issue 3: figures).
     from mixgan.frames import check_frame_options
     check_frame_options(c)
+    # Checkpoints and resume (issue 7).
+    if not 1 <= c.checkpoint_every <= 10**9:
+        raise UsageError(f"checkpoint_every must be in 1..{10**9}, got {c.checkpoint_every}")
     check_image_options(c)  # image data (issue 5)
 
 
@@ -219,8 +225,8 @@ def read_config_file(path):
     p = Path(path)
     try:
         text = p.read_text()
-    except OSError as e:
-        raise UsageError(f"cannot read config file {path}: {e.strerror or e}")
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path (issue 7)
+        raise UsageError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}")
     try:
         values = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as e:

@@ -2,6 +2,8 @@
 what each runs. Plotting modules are imported only when a command runs, so ``--help`` stays fast."""
 import argparse
 
+from mixgan.status import add_allow_unfinished_argument
+
 
 def _count(name):
     def parse(text):
@@ -37,12 +39,14 @@ def add_figure5(parser):
                         help="save D's probability on an N × N grid and draw it under the points")
     parser.add_argument("--from", dest="from_runs", nargs="+", metavar="RUN_DIR",
                         help="redraw from four finished runs (grid/ring × standard/mixup) without training")
+    add_allow_unfinished_argument(parser)
 
 
 def run_figure5(args):
     from mixgan.figure5 import make_figure5
     group = make_figure5(seed=args.seed, device=args.device, out=args.out, alpha=args.alpha, quick=args.quick,
-                         from_runs=args.from_runs, frames=args.frames, landscape=args.landscape)
+                         from_runs=args.from_runs, frames=args.frames, landscape=args.landscape,
+                         allow_unfinished=args.allow_unfinished)
     print(f"figure: {group / 'figure5.png'} (and figure5.pdf)")
     return 0
 
@@ -53,6 +57,7 @@ def add_plot(parser):
     parser.add_argument("--iterations", metavar="LIST", help="comma-separated snapshot iterations (default: all shared)")
     parser.add_argument("--title", help="title above the grid")
     parser.add_argument("--landscape", action="store_true", help="draw D's saved landscape under the points")
+    add_allow_unfinished_argument(parser)
 
 
 def run_plot(args):
@@ -69,7 +74,7 @@ def run_plot(args):
         iterations = tuple(int(v) for v in args.iterations.split(",") if v.strip()) if args.iterations else None
     except ValueError:
         raise UsageError(f"--iterations expects comma-separated whole numbers, got {args.iterations!r}")
-    shown = draw_run_grid([load_run(p) for p in args.runs], out, iterations, args.landscape, args.title)
+    shown = draw_run_grid([load_run(p, args.allow_unfinished) for p in args.runs], out, iterations, args.landscape, args.title)
     print(f"figure: {out} ({len(args.runs)} runs × iterations {', '.join(map(str, shown))})")
     return 0
 
@@ -80,10 +85,11 @@ def add_animate(parser):
     parser.add_argument("--fps", type=_number, default=10.0, help="frames per second (default: 10)")
     parser.add_argument("--out", default="outputs", help="folder that receives the numbered animation folder")
     parser.add_argument("--landscape", action="store_true", help="draw D's saved landscape under the points")
+    add_allow_unfinished_argument(parser)
 
 
 def run_animate(args):
     from mixgan.animate import animate
-    folder = animate(args.runs, args.out, args.format, args.fps, args.landscape)
+    folder = animate(args.runs, args.out, args.format, args.fps, args.landscape, allow_unfinished=args.allow_unfinished)
     print(f"animation: {folder / ('animation.' + args.format)} (PNG frames in {folder / 'frames'})")
     return 0

@@ -13,6 +13,7 @@ import numpy as np
 
 from mixgan import plots, runs
 from mixgan.errors import UsageError
+from mixgan.status import require_finished
 from mixgan.frames import saved_iterations
 
 FIGURE5_DATA = ("grid", "ring")  # rows, top to bottom, as in the paper
@@ -49,8 +50,9 @@ class Run:
         return arrays
 
 
-def load_run(path):
-    """A run folder as a :class:`Run`; one-line UsageError if it is missing or not a mixgan run."""
+def load_run(path, allow_unfinished=False):
+    """A run folder as a :class:`Run`; one-line UsageError if it is missing, not a mixgan run, or
+    unfinished (unless ``allow_unfinished``: then a one-line warning, and what it holds is drawn)."""
     path = Path(path)
     if not path.is_dir():
         raise UsageError(f"run folder {path} does not exist")
@@ -62,6 +64,7 @@ def load_run(path):
         raise UsageError(f"cannot read {path / 'config.json'}: {e}")
     if not isinstance(config, dict) or not {"data", "objective"} <= set(config):
         raise UsageError(f"{path / 'config.json'} is not a mixgan run config")
+    require_finished(path, allow_unfinished)
     return Run(path, config)
 
 
@@ -102,7 +105,7 @@ def save_both(fig, paths):
 
 
 # ------------------------------------------------------------------------- Figure 5
-def figure5_runs(paths):
+def figure5_runs(paths, allow_unfinished=False):
     """The four runs of Figure 5 as {(data, objective): Run}, from any order of run folders.
 
     Refuses anything else with one line: a dataset or objective outside the figure, a missing
@@ -110,7 +113,7 @@ def figure5_runs(paths):
     """
     cells = {}
     for p in paths:
-        run = load_run(p)
+        run = load_run(p, allow_unfinished)
         key = (run.config["data"], run.config["objective"])
         if key[0] not in FIGURE5_DATA or key[1] not in FIGURE5_OBJECTIVES:
             raise UsageError(f"{run.path} is a {key[0]}/{key[1]} run; Figure 5 needs data grid or ring "

@@ -1,4 +1,5 @@
 """Run folders: numbered creation that never overwrites, atomic file writes, metrics.jsonl."""
+import errno
 import io
 import json
 import os
@@ -48,8 +49,22 @@ def atomic_torch_save(path, obj):
 
 
 def append_jsonl(path, record):
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    """Append one line in one write. metrics.jsonl is the one file that grows in place rather
+    than being replaced (rewriting it each time would cost O(lines²)); if the write fails (full
+    disk) the file is cut back to where it was, and a line cut short by a kill is dropped when
+    the run is resumed (``run_guard.trim_metrics``)."""
+    data = (json.dumps(record) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            if os.write(fd, data) != len(data):
+                raise OSError(errno.ENOSPC, "No space left on device (short write)")
+        except OSError:
+            os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
 
 
 def read_jsonl(path):
@@ -66,8 +81,8 @@ def create_run_folder(out, label):
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UsageError(f"cannot create output folder {out}: {e.strerror or e}")
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UsageError(f"cannot create output folder {out}: {getattr(e, 'strerror', None) or e}")
     if not out.is_dir():
         raise UsageError(f"output folder {out} is not a folder")
     taken = [int(m.group(1)) for p in out.iterdir() if (m := _NUMBERED.match(p.name))]

@@ -8,6 +8,8 @@ from tqdm import tqdm
 
 from mixgan import runs
 from mixgan.data import data_label, make_data
+from mixgan.memory import check_memory
+from mixgan.run_guard import RunGuard, records_failure
 from mixgan.errors import UsageError
 from mixgan.frames import frame_iterations, write_frame
 from mixgan.networks import make_networks
@@ -46,20 +48,36 @@ def build_models(config, event_dim=2):
     return G, D
 
 
+def flush_denormals():
+    """Treat denormal floats as zero on the CPU, for this process. A saturated discriminator
+    (the ERM runs of Figure 5) fills gradients and Adam's moments with values below 1e-38,
+    and x86 arithmetic on them is many times slower: with this, the figure5 ERM run on
+    ring took 41 ms per iteration over its first 100 instead of 54, and the gap grows as D
+    saturates. Values that small carry no information for training."""
+    torch.set_flush_denormal(True)
+
+
 def run_label(config):
     return f"{data_label(config.data)}-{config.objective}-s{config.seed}"
 
 
-def train(config, progress=True):
-    """Train one GAN as ``config`` says; return the run folder."""
+@records_failure  # issue 7: an exception escaping a started run is recorded in its status.json
+def train(config, progress=True, resume=None):
+    """Train one GAN as ``config`` says; return the run folder.
+
+    ``resume``: an existing run folder to continue from its last good checkpoint instead of
+    creating a new one (``mixgan.resume.resume`` checks the folder and calls this)."""
     # Set-up: everything that can fail on bad input fails before anything is written.
     device = resolve_device(config.device)
+    flush_denormals()
     data = make_data(config.data, config)
     event_shape = getattr(data, "event_shape", 2)  # image data (issue 5): [C, H, W] picks conv nets
     objective = OBJECTIVES[config.objective](config)
-    run = runs.create_run_folder(config.out, run_label(config))
-    runs.atomic_write_json(run / "config.json", config.to_dict())
-    (run / "snapshots").mkdir()
+    check_memory(config, device)  # issue 7: refuse sizes that cannot fit before allocating
+    run = runs.create_run_folder(config.out, run_label(config)) if resume is None else Path(resume)
+    if resume is None:
+        runs.atomic_write_json(run / "config.json", config.to_dict())
+        (run / "snapshots").mkdir()
 
     gen = {name: stream_generator(config.seed, s, device) for name, s in STREAMS.items() if name != "weights"}
     G, D = build_models(config, event_shape)
@@ -80,8 +98,14 @@ def train(config, progress=True):
     d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
     sums = {"d_loss": torch.zeros((), device=device), "g_loss": torch.zeros((), device=device)}
     start, window = time.perf_counter(), 0
-    bar = tqdm(total=config.iterations, disable=not progress, unit="it", dynamic_ncols=True, mininterval=0.5)
-    for it in range(1, config.iterations + 1):
+    # Issue 7: lock the run and mark it running; on resume put back every piece of state from the
+    # last good checkpoint (weights, optimisers, random streams, fixed noise, loss sums).
+    guard = RunGuard(run, config, G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z,
+                     fixed_real=fixed_real, sums=sums)
+    first, window, start = guard.begin(resumed=resume is not None, start=start)
+    bar = tqdm(total=config.iterations, initial=first - 1, disable=not progress, unit="it", dynamic_ncols=True,
+               mininterval=0.5)
+    for it in range(first, config.iterations + 1):
         # Discriminator steps. G is fixed while they run, so every fake they need comes from
         # one no-grad forward pass (one large matrix product beats d_steps small ones), and
         # no graph through G is built.
@@ -108,6 +132,7 @@ def train(config, progress=True):
         sums["d_loss"] += d_loss.detach()
         sums["g_loss"] += g_loss.detach()
         window += 1
+        guard.watch(it, d_loss, g_loss)  # issue 7: NaN/Inf flag kept on the device, read at log lines
         if it in snapshot_at:
             write_snapshot(run, it, G, D, fixed_z, fixed_real, config)
             # Snapshot metrics (issue 4): sample quality of the saved points and D's smoothness,
@@ -128,9 +153,11 @@ def train(config, progress=True):
                 v.zero_()
             window = 0
         bar.update(1)
+        guard.end_of_iteration(it, window, start)  # issue 7: checkpoint when due; stop here on Ctrl-C/SIGTERM
     bar.close()
 
     # Final weights.
     runs.atomic_torch_save(run / "generator.pt", G.state_dict())
     runs.atomic_torch_save(run / "discriminator.pt", D.state_dict())
+    guard.finish()  # issue 7: status.json says finished
     return Path(run)

@@ -104,3 +104,19 @@ def test_from_refuses_training_options_and_mixed_settings(tmp_path, capsys):
     with pytest.raises(UsageError, match="differ in 'width'"):
         compare.runs_in_folder(out)
     assert main(["compare", "--from", str(tmp_path / "empty_but_real"), "--no-progress"]) == 2
+
+
+def test_compare_from_names_and_skips_unfinished_runs(tmp_path, capsys):
+    """An interrupted run is reported on stderr and left out of the tables, never averaged in part."""
+    from mixgan import status
+    from mixgan.cli import main as cli_main
+    from conftest import tiny_config
+    from mixgan.train import train
+    done = [train(tiny_config(out=str(tmp_path), objective="standard", data="ring", seed=s), progress=False)
+            for s in (0, 1)]
+    status.write_status(done[1], "interrupted", reason="stopped by SIGINT")
+    assert cli_main(["compare", "--from", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "skipping unfinished run" in captured.err and done[1].name in captured.err
+    table = next(tmp_path.glob("*-compare")) / "comparison.json"
+    assert table.exists()

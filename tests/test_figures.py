@@ -5,6 +5,8 @@ import math
 
 import imageio.v3 as iio
 import numpy as np
+
+from mixgan import status
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -23,8 +25,8 @@ from mixgan.train import train
 
 # ------------------------------------------------------------------ synthetic runs
 def fake_run(root, name, data="ring", objective="standard", alpha=0.2, snapshots=(10, 100), frames=(),
-             landscape=0, seed=0):
-    """A run folder as training leaves it (config.json and arrays), with random points."""
+             landscape=0, seed=0, state="finished"):
+    """A run folder as training leaves it (config.json, arrays, status.json), with random points."""
     run = root / name
     (run / "snapshots").mkdir(parents=True)
     (run / "config.json").write_text(json.dumps(dict(data=data, objective=objective, alpha=alpha, seed=seed)))
@@ -38,6 +40,7 @@ def fake_run(root, name, data="ring", objective="standard", alpha=0.2, snapshots
                 arrays.update(landscape=rng.uniform(size=(landscape, landscape)).astype(np.float32),
                               landscape_limits=np.array(frame_limits(real), dtype=np.float32))
             np.savez(run / kind / f"iter_{it:06d}.npz", **arrays)
+    status.write_status(run, state)
     return run
 
 
@@ -284,3 +287,16 @@ def test_figure5_bad_options_write_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", ["plot", "animate", "figure5"])
+def test_unfinished_runs_are_refused_unless_allowed(tmp_path, capsys, command):
+    runs_ = four_runs(tmp_path)
+    status.write_status(runs_[1], "interrupted", reason="stopped by SIGINT")
+    args = {"plot": ["plot", *map(str, runs_), "--out", str(tmp_path / "p.png")],
+            "animate": ["animate", *map(str, runs_[:2]), "--out", str(tmp_path / "anim")],
+            "figure5": ["figure5", "--from", *map(str, runs_), "--out", str(tmp_path / "f5")]}[command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "--allow-unfinished" in err and err.count("\n") == 1
+    assert not (tmp_path / "p.png").exists()

@@ -114,3 +114,13 @@ def test_mixup_moves_the_generator_towards_the_data(tmp_path):
         fake = np.load(run / "snapshots" / f"iter_{it:06d}.npz")["fake"]
         return np.abs(np.linalg.norm(fake, axis=1) - 1).mean()
     assert dist(300) < 0.5 * dist(1)
+
+
+def test_training_flushes_denormals(tmp_path):
+    """Denormal floats slow CPU arithmetic many times over once D saturates; training flushes them."""
+    torch.set_flush_denormal(False)
+    tiny = torch.tensor([1e-40])
+    assert tiny.item() != 0.0
+    train(tiny_config(out=str(tmp_path), iterations=1), progress=False)
+    assert (torch.tensor([1e-40]) * 1.0).item() == 0.0
+    torch.set_flush_denormal(False)
