@@ -8,7 +8,7 @@ def mlp(in_dim, out_dim, width, depth):
     """``depth`` hidden layers of ``width`` ReLU units and a linear output."""
     layers, d = [], in_dim
     for _ in range(depth):
-        layers += [nn.Linear(d, width), nn.ReLU()]
+        layers += [nn.Linear(d, width), nn.ReLU(inplace=True)]  # in place: Linear keeps its input, not its output
         d = width
     layers.append(nn.Linear(d, out_dim))
     return nn.Sequential(*layers)
