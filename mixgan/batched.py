@@ -27,7 +27,7 @@ from mixgan import status
 from mixgan.measure import record_snapshot_metrics
 from mixgan.snapshots import write_snapshot
 from mixgan.stacked import stack, unstack
-from mixgan.train import STREAMS, build_models, flush_denormals, resolve_device, run_label, stream_generator
+from mixgan.train import STREAMS, build_models, flushing_denormals, resolve_device, run_label, stream_generator
 from mixgan import fast_path
 
 # Options a run in a batch may choose for itself; every other TrainConfig field must agree.
@@ -143,6 +143,7 @@ class BatchedMixup(BatchedStandard):
 BATCHED_OBJECTIVES = {"standard": BatchedStandard, "mixup": BatchedMixup}
 
 
+@flushing_denormals
 def train_batched(configs, progress=True, cuda_graph=None):
     """Train every config in ``configs`` as one batch; return their run folders, in order.
 
@@ -154,7 +155,6 @@ def train_batched(configs, progress=True, cuda_graph=None):
     check_batch(configs)
     c0, R = configs[0], len(configs)
     device = resolve_device(c0.device)
-    flush_denormals()
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
     folders = []

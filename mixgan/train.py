@@ -1,4 +1,5 @@
 """The training loop: one linear function from a TrainConfig to a finished run folder."""
+import functools
 import time
 from pathlib import Path
 
@@ -48,19 +49,28 @@ def build_models(config, event_dim=2):
     return G, D
 
 
-def flush_denormals():
-    """Treat denormal floats as zero on the CPU, for this process. A saturated discriminator
-    (the ERM runs of Figure 5) fills gradients and Adam's moments with values below 1e-38,
-    and x86 arithmetic on them is many times slower: with this, the figure5 ERM run on
-    ring took 41 ms per iteration over its first 100 instead of 54, and the gap grows as D
-    saturates. Values that small carry no information for training."""
-    torch.set_flush_denormal(True)
+def flushing_denormals(train_fn):
+    """Run ``train_fn`` with denormal floats treated as zero on the CPU, then restore the
+    caller's setting. A saturated discriminator (the ERM runs of Figure 5) fills gradients and
+    Adam's moments with values below 1e-38, and x86 arithmetic on them is many times slower:
+    with this, the figure5 ERM run on ring took 41 ms per iteration over its first 100 instead
+    of 54, and the gap grows as D saturates. Values that small carry no information here."""
+    @functools.wraps(train_fn)
+    def wrapper(*args, **kwargs):
+        was_on = (torch.tensor([1e-40]) * 1.0).item() == 0.0  # torch has no getter for the flag
+        torch.set_flush_denormal(True)
+        try:
+            return train_fn(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(was_on)
+    return wrapper
 
 
 def run_label(config):
     return f"{data_label(config.data)}-{config.objective}-s{config.seed}"
 
 
+@flushing_denormals
 @records_failure  # issue 7: an exception escaping a started run is recorded in its status.json
 def train(config, progress=True, resume=None):
     """Train one GAN as ``config`` says; return the run folder.
@@ -69,7 +79,6 @@ def train(config, progress=True, resume=None):
     creating a new one (``mixgan.resume.resume`` checks the folder and calls this)."""
     # Set-up: everything that can fail on bad input fails before anything is written.
     device = resolve_device(config.device)
-    flush_denormals()
     data = make_data(config.data, config)
     event_shape = getattr(data, "event_shape", 2)  # image data (issue 5): [C, H, W] picks conv nets
     objective = OBJECTIVES[config.objective](config)

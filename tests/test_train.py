@@ -116,11 +116,20 @@ def test_mixup_moves_the_generator_towards_the_data(tmp_path):
     assert dist(300) < 0.5 * dist(1)
 
 
-def test_training_flushes_denormals(tmp_path):
-    """Denormal floats slow CPU arithmetic many times over once D saturates; training flushes them."""
+def test_training_flushes_denormals_and_restores_the_setting(tmp_path, monkeypatch):
+    """Denormal floats slow CPU arithmetic many times over once D saturates: training flushes
+    them while it runs, and leaves the caller's setting as it found it."""
+    seen = []
+    build = train_module.build_models
+
+    def probe(*a, **k):
+        seen.append((torch.tensor([1e-40]) * 1.0).item())
+        return build(*a, **k)
+
+    monkeypatch.setattr(train_module, "build_models", probe)
+    for before in (False, True):
+        torch.set_flush_denormal(before)
+        train(tiny_config(out=str(tmp_path), iterations=1), progress=False)
+        assert ((torch.tensor([1e-40]) * 1.0).item() == 0.0) is before
     torch.set_flush_denormal(False)
-    tiny = torch.tensor([1e-40])
-    assert tiny.item() != 0.0
-    train(tiny_config(out=str(tmp_path), iterations=1), progress=False)
-    assert (torch.tensor([1e-40]) * 1.0).item() == 0.0
-    torch.set_flush_denormal(False)
+    assert seen == [0.0, 0.0]  # flushed during both runs
