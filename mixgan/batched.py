@@ -42,6 +42,15 @@ def batch_key(config):
     return tuple((k, v) for k, v in sorted(values.items()) if k not in PER_RUN_FIELDS)
 
 
+def batchable(config):
+    """Whether the batched engine trains ``config`` exactly as ``train()`` would: a batched
+    objective on 2D toy data, with none of the options the batched loop does not implement
+    (penalties, spectral norm, manifold mixup, animation frames). Other runs train alone."""
+    from mixgan.data import DATASETS
+    return (config.objective in BATCHED_OBJECTIVES and config.data in DATASETS and config.r1 == 0
+            and config.r2 == 0 and not config.spectral_norm and config.mixup_layer == 0 and config.frames == 0)
+
+
 def check_batch(configs):
     """Raise UsageError with one line unless ``configs`` can train as one batch."""
     if not configs:
@@ -54,6 +63,9 @@ def check_batch(configs):
     if configs[0].objective not in BATCHED_OBJECTIVES:
         raise UsageError(f"objective {configs[0].objective!r} has no batched form yet; "
                          f"batched objectives: {', '.join(BATCHED_OBJECTIVES)}")
+    if not all(batchable(c) for c in configs):
+        raise UsageError("the batched engine trains 2D toy data without --r1/--r2/--spectral-norm/"
+                         "--mixup-layer/--frames; train such runs alone")
 
 
 def _stack_per_run(draw, generators):

@@ -92,12 +92,16 @@ def memory_budget(device):
 
 def plan_batches(configs, max_runs, budget):
     """Split configs into batches: runs that can share a batch (``batch_key``), at most
-    ``max_runs`` and ``budget`` bytes each. Keeps grid order within a batch."""
-    from mixgan.batched import batch_key
+    ``max_runs`` and ``budget`` bytes each. Keeps grid order within a batch. Runs the batched
+    engine does not cover (``batched.batchable``: other objectives, penalties, images, ...)
+    become batches of one, which ``train_sweep`` trains alone with ``train()``."""
+    from mixgan.batched import batch_key, batchable
     groups = {}
+    alone = [[c] for c in configs if not batchable(c)]
     for c in configs:
-        groups.setdefault(batch_key(c), []).append(c)
-    batches = []
+        if batchable(c):
+            groups.setdefault(batch_key(c), []).append(c)
+    batches = alone
     for group in groups.values():
         size = max(1, min(max_runs or len(group), budget // activation_bytes(group[0])))
         batches += [group[i:i + size] for i in range(0, len(group), size)]
@@ -116,12 +120,13 @@ def run(args):
     max_runs = _count(args.max_runs, "max-runs") if args.max_runs is not None else None
     configs = grid_configs(shared, data, objectives, alphas, lambda_dists, seeds)  # validates every value
 
-    from mixgan.batched import check_batch
+    from mixgan.batched import batchable, check_batch
     from mixgan.train import resolve_device
     device = resolve_device(base.device)
     batches = plan_batches(configs, max_runs, memory_budget(device))
     for batch in batches:
-        check_batch(batch)  # e.g. an objective without a batched form: refused before any training
+        if batchable(batch[0]):
+            check_batch(batch)  # refused before any training
     print(f"sweep: {len(configs)} runs in {len(batches)} batches of at most {max(map(len, batches))} runs "
           f"on {device}")
     if args.dry_run:
@@ -146,10 +151,15 @@ def sweep_folder(out):
 
 
 def train_sweep(batches, progress=True):
-    """Train each batch with the batched engine; return every run folder, in grid order."""
-    from mixgan.batched import train_batched
+    """Train each batch with the batched engine (or, for runs it does not cover, alone with
+    ``train()``); return every run folder."""
+    from mixgan.batched import batchable, train_batched
+    from mixgan.train import train
     folders = []
     for batch in batches:
-        folders += train_batched(batch, progress=progress)
+        if batchable(batch[0]):
+            folders += train_batched(batch, progress=progress)
+        else:
+            folders += [train(c, progress=progress) for c in batch]
     return folders
 

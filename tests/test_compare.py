@@ -120,3 +120,12 @@ def test_compare_from_names_and_skips_unfinished_runs(tmp_path, capsys):
     assert "skipping unfinished run" in captured.err and done[1].name in captured.err
     table = next(tmp_path.glob("*-compare")) / "comparison.json"
     assert table.exists()
+
+
+def test_compare_tabulates_the_baseline_objectives(tmp_path, capsys):
+    from mixgan.cli import main as cli_main
+    assert cli_main(["compare", "--objectives", "wgan-gp,hinge,lsgan", "--data", "ring", "--seeds", "1",
+                     "--out", str(tmp_path), *TINY]) == 0
+    table = (next(tmp_path.glob("*-compare")) / "table-ring.md").read_text()
+    for name in ("wgan-gp", "hinge", "lsgan"):
+        assert name in table

@@ -90,3 +90,31 @@ def test_summary_of_a_damaged_run_is_a_usage_error(tmp_path):
     (run / "snapshots" / "iter_000002.npz").write_bytes(b"not an npz")
     with pytest.raises(UsageError, match="cannot read the last snapshot"):
         write_summary(tmp_path, [run])
+
+
+def test_sweep_trains_what_the_batched_engine_does_not_cover_alone(tmp_path, capsys):
+    """Baseline objectives and penalties go through sweep too: such runs train alone with train(),
+    never batched with their options silently dropped."""
+    assert main(["sweep", "--data", "ring", "--objectives", "wgan-gp,hinge,mixup", "--seeds", "2",
+                 "--out", str(tmp_path), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "sweep: 6 runs in 5 batches" in out  # 4 alone + the 2 mixup runs batched
+    sweep = tmp_path / "00000-sweep"
+    configs = [json.loads((r / "config.json").read_text()) for r in sweep.iterdir() if r.is_dir()]
+    assert sorted(c["objective"] for c in configs) == ["hinge", "hinge", "mixup", "mixup", "wgan-gp", "wgan-gp"]
+    summary = json.loads((sweep / "summary.json").read_text())
+    assert len(summary["settings"]) == 3 and all(s["n"] == 2 for s in summary["settings"])
+
+
+def test_options_the_batched_loop_lacks_are_never_batched():
+    from mixgan.batched import batchable, check_batch
+    from mixgan.errors import UsageError
+    from conftest import tiny_config
+    plain = tiny_config(objective="mixup")
+    assert batchable(plain)
+    for options in ({"r1": 1.0}, {"r2": 0.5}, {"spectral_norm": True}, {"mixup_layer": 1}, {"frames": 3}):
+        c = tiny_config(objective="mixup", **options)
+        assert not batchable(c)
+        with pytest.raises(UsageError, match="train such runs alone"):
+            check_batch([c])
+        assert plan_batches([plain, c, plain], None, 1 << 30) == [[c], [plain, plain]]
