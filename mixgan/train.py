@@ -83,13 +83,16 @@ def train(config, progress=True, resume=None):
     event_shape = getattr(data, "event_shape", 2)  # image data (issue 5): [C, H, W] picks conv nets
     objective = OBJECTIVES[config.objective](config)
     check_memory(config, device)  # issue 7: refuse sizes that cannot fit before allocating
+    G, D = build_models(config, event_shape)
+    if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
+        raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
+                         f"got {config.mixup_layer}")
     run = runs.create_run_folder(config.out, run_label(config)) if resume is None else Path(resume)
     if resume is None:
         runs.atomic_write_json(run / "config.json", config.to_dict())
         (run / "snapshots").mkdir()
 
     gen = {name: stream_generator(config.seed, s, device) for name, s in STREAMS.items() if name != "weights"}
-    G, D = build_models(config, event_shape)
     G, D = G.to(device), D.to(device)
     # Fused Adam: the same update rule as the default implementation in one kernel per
     # step; on 2 CPU cores its step is over 10x cheaper than the default for-loop version.

@@ -71,3 +71,14 @@ def test_flag_in_a_config_file_must_be_boolean(tmp_path, capsys):
     f.write_text('{"spectral_norm": "yes"}')
     assert main(["train", "--config", str(f), "--out", str(tmp_path / "runs")]) == 2
     assert "spectral_norm must be true or false" in capsys.readouterr().err
+
+
+def test_too_deep_mixup_layer_for_conv_nets_writes_nothing(tmp_path, capsys):
+    """The conv D's depth is known only once it is built: still one line, exit 2, no run folder."""
+    from mixgan.cli import main
+    out = tmp_path / "runs"
+    assert main(["train", "--data", "digits", "--objective", "mixup", "--mixup-layer", "3", "--iterations", "2",
+                 "--width", "8", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "mixup_layer must be in 0..2" in err and err.count("\n") == 1
+    assert not out.exists() or not any(out.iterdir())
