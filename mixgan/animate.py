@@ -15,7 +15,7 @@ import numpy as np
 
 from mixgan import plots, runs
 from mixgan.errors import UsageError
-from mixgan.figures import load_run, shared_iterations
+from mixgan.figures import draw_arrays, load_run, shared_iterations
 
 FORMATS = ("gif", "mp4")
 PANEL_PX, TITLE_PX, DPI = 320, 32, 100  # multiples of 16: the H.264 encoder needs no rescaling
@@ -33,10 +33,7 @@ def render_frame(run_list, iteration, kind, landscape):
     fig, axes = plt.subplots(1, n, squeeze=False, dpi=DPI,
                              figsize=(n * PANEL_PX / DPI, (PANEL_PX + TITLE_PX) / DPI))
     for ax, run in zip(axes[0], run_list):
-        a = run.arrays(iteration, kind)
-        if landscape and "landscape" in a:
-            plots.draw_landscape(ax, a["landscape"], a["landscape_limits"])
-        plots.draw_points(ax, a["real"], a["fake"], title=run.label)
+        draw_arrays(ax, run.arrays(iteration, kind), landscape, title=run.label)
     fig.suptitle(f"iteration {iteration}", fontsize=11)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.83, wspace=0.06)
     fig.canvas.draw()

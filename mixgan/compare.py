@@ -18,6 +18,7 @@ import numpy as np
 from mixgan import measure, runs, status, tables
 from mixgan.config import FIELDS, make_config
 from mixgan.errors import UsageError
+from mixgan.image_data import is_image_dataset
 
 # label -> config overrides. Adding a baseline is one entry.
 VARIANTS = {
@@ -177,6 +178,11 @@ def collect_records(folders):
     out = {}
     for key, run in folders.items():
         records = measure.snapshot_records(run)
+        if not records and is_image_dataset(key[0]):
+            # Image runs are scored on request (the classifier is trained once and cached beside
+            # the runs): classes covered, class-histogram KL, Fréchet distance per snapshot.
+            from mixgan.image_metrics import run_image_metrics
+            records = {r["iteration"]: r for r in run_image_metrics(run)}
         for npz in sorted((run / "snapshots").glob("iter_*.npz")):
             it = int(npz.stem.split("_")[1])
             if it not in records:
@@ -225,10 +231,10 @@ def run(args):
     datasets = split_list(args.datasets, "--data") if args.datasets else (["ring", "grid"] if default else None)
     for label in labels:
         label_overrides(label)
-    from mixgan.data import DATASETS
+    from mixgan.data import dataset_names, is_known_dataset
     for d in datasets or ():
-        if d not in DATASETS:
-            raise UsageError(f"unknown dataset {d!r}; choose from: {', '.join(DATASETS)}")
+        if not is_known_dataset(d):
+            raise UsageError(f"unknown dataset {d!r}; choose from: {', '.join(dataset_names())}")
     if args.seeds is not None and args.seeds < 1:
         raise UsageError(f"--seeds must be >= 1, got {args.seeds}")
     if args.jobs < 1:

@@ -212,6 +212,8 @@ def check(c):
 def check_image_options(c):
     """image_size is a resolution the convolutional models support, and only for image data."""
     from mixgan.conv_models import SUPPORTED_RESOLUTIONS
+    if c.landscape and is_image_dataset(c.data):
+        raise UsageError("landscape (D's map over the plane) applies to 2D data only, not to image data")
     if c.image_size is not None:
         if not is_image_dataset(c.data):
             raise UsageError(f"image_size applies to image data only, not to {c.data!r}")

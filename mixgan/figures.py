@@ -45,8 +45,9 @@ class Run:
             raise UsageError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
         for key in ("real", "fake"):
             a = arrays.get(key)
-            if a is None or a.ndim != 2 or a.shape[1] != 2:
-                raise UsageError(f"{path} has no 2D {key!r} points [N, 2]; is it a mixgan 2D run?")
+            points, images = a is not None and a.ndim == 2 and a.shape[1] == 2, a is not None and a.ndim == 4
+            if not (points or images):
+                raise UsageError(f"{path} has no {key!r} points [N, 2] or images [N, C, H, W]; is it a mixgan run?")
         return arrays
 
 
@@ -90,11 +91,23 @@ def shared_iterations(run_list, kind="snapshots"):
     return tuple(sorted(common))
 
 
-def _panel(ax, run, iteration, landscape):
-    a = run.arrays(iteration)
+def draw_arrays(ax, a, landscape=False, title=None, compact=False):
+    """One panel from a snapshot's or frame's arrays: generated images as a grid for image runs;
+    for 2D runs real and generated points, over D's landscape when asked and saved."""
+    if a["fake"].ndim == 4:
+        from mixgan.image_plots import draw_image_grid
+        draw_image_grid(ax, a["fake"], title)
+        return
     if landscape and "landscape" in a:
         plots.draw_landscape(ax, a["landscape"], a["landscape_limits"])
-    plots.draw_points(ax, a["real"], a["fake"], compact=True)
+    plots.draw_points(ax, a["real"], a["fake"], title=title, compact=compact)
+
+
+def _panel(ax, run, iteration, landscape, points_only=False):
+    a = run.arrays(iteration)
+    if points_only and a["real"].ndim != 2:  # Figure 5 is a figure of 2D points
+        raise UsageError(f"{run.path} has no 2D 'real' points at iteration {iteration}; Figure 5 needs 2D runs")
+    draw_arrays(ax, a, landscape, compact=True)
 
 
 def save_both(fig, paths):
@@ -149,7 +162,7 @@ def figure5_figure(cells, note=None, landscape=False):
         for r, data in enumerate(FIGURE5_DATA):
             for c, it in enumerate(iterations):
                 ax = axes[r, c]
-                _panel(ax, cells[(data, objective)], it, landscape)
+                _panel(ax, cells[(data, objective)], it, landscape, points_only=True)
                 if r == 0:
                     ax.set_title(f"{it}", fontsize=10)
                 if c == 0:

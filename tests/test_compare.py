@@ -129,3 +129,13 @@ def test_compare_tabulates_the_baseline_objectives(tmp_path, capsys):
     table = (next(tmp_path.glob("*-compare")) / "table-ring.md").read_text()
     for name in ("wgan-gp", "hinge", "lsgan"):
         assert name in table
+
+
+def test_compare_tabulates_image_runs_with_the_classifier_metrics(tmp_path, capsys):
+    from mixgan.cli import main as cli_main
+    assert cli_main(["compare", "--objectives", "standard,mixup", "--data", "digits", "--seeds", "1",
+                     "--iterations", "2", "--batch-size", "16", "--snapshot-size", "64", "--width", "8",
+                     "--out", str(tmp_path), "--no-progress"]) == 0
+    table = (next(tmp_path.glob("*-compare")) / "table-digits.md").read_text()
+    for metric in ("classes_covered", "class_kl", "classifier_fd"):
+        assert metric in table

@@ -300,3 +300,34 @@ def test_unfinished_runs_are_refused_unless_allowed(tmp_path, capsys, command):
     err = capsys.readouterr().err
     assert "interrupted" in err and "--allow-unfinished" in err and err.count("\n") == 1
     assert not (tmp_path / "p.png").exists()
+
+
+def fake_image_run(root, name, snapshots=(10, 100), frames=(), seed=0):
+    """An image run folder as training leaves it: [N, C, H, W] arrays in [-1, 1]."""
+    run = root / name
+    rng = np.random.default_rng(seed)
+    for kind, its in (("snapshots", snapshots), ("frames", frames)):
+        (run / kind).mkdir(parents=True, exist_ok=True)
+        for it in its:
+            np.savez(run / kind / f"iter_{it:06d}.npz", real=rng.uniform(-1, 1, (16, 1, 8, 8)).astype(np.float32),
+                     fake=rng.uniform(-1, 1, (16, 1, 8, 8)).astype(np.float32), iteration=it)
+    (run / "config.json").write_text(json.dumps(dict(data="digits", objective="mixup", alpha=0.2, seed=seed)))
+    status.write_status(run, "finished")
+    return run
+
+
+def test_plot_and_animate_draw_image_runs(tmp_path, capsys):
+    runs_ = [fake_image_run(tmp_path, f"0000{i}-digits-mixup-s{i}", frames=(1, 5, 10), seed=i) for i in (0, 1)]
+    out = tmp_path / "grid.png"
+    assert main(["plot", *map(str, runs_), "--out", str(out)]) == 0
+    assert out.stat().st_size > 1000
+    assert main(["animate", *map(str, runs_), "--out", str(tmp_path / "anim")]) == 0
+    gif = next((tmp_path / "anim").glob("*/animation.gif"))
+    assert iio.imread(gif, index=None).shape[0] == 3
+
+
+def test_landscape_is_refused_for_image_data():
+    from mixgan.config import make_config
+    from mixgan.errors import UsageError
+    with pytest.raises(UsageError, match="2D data only"):
+        make_config({"data": "digits", "landscape": 16})
