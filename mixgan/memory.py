@@ -34,6 +34,20 @@ def estimate_bytes(config, event_dim=2, d_batches=2):
     return int(HEADROOM * FLOAT_BYTES * (weights + fakes + d_step + g_step + snapshot))
 
 
+def image_estimate_bytes(config, event_shape, d_batches=2):
+    """Peak bytes for the convolutional nets on images [C, H, W]: a generous bound that counts,
+    per image, its pixels and four full-resolution feature maps of ``width`` channels (the
+    DCGAN stacks halve the resolution as they double the channels, so their maps sum to less)."""
+    c = config
+    C, H, W = event_shape
+    per_image = C * H * W + 4 * c.width * H * W
+    params = 2 * 16 * (8 * c.width) ** 2 * 4 + c.z_dim * 16 * 8 * c.width  # both nets, deepest layers
+    chunk = d_batches * c.batch_size
+    floats = (4 * params + c.d_steps * chunk * per_image + 4 * chunk * per_image
+              + 4 * c.batch_size * per_image + c.snapshot_size * per_image)
+    return int(HEADROOM * FLOAT_BYTES * floats)
+
+
 def available_bytes(device):
     """Free memory on ``device`` (for the CPU: MemAvailable, else physical memory), or None if unknown."""
     device = torch.device(device)
@@ -53,8 +67,9 @@ def available_bytes(device):
         return None
 
 
-def check_memory(config, device):
-    need = estimate_bytes(config)
+def check_memory(config, device, event_shape=2):
+    """``event_shape``: 2 for points, [C, H, W] for images (convolutional nets)."""
+    need = estimate_bytes(config) if isinstance(event_shape, int) else image_estimate_bytes(config, event_shape)
     have = available_bytes(device)
     if have is not None and need > have:
         raise UsageError(f"this run needs about {_gib(need)} of memory on {torch.device(device).type} "

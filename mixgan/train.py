@@ -82,7 +82,7 @@ def train(config, progress=True, resume=None):
     data = make_data(config.data, config)
     event_shape = getattr(data, "event_shape", 2)  # image data (issue 5): [C, H, W] picks conv nets
     objective = OBJECTIVES[config.objective](config)
-    check_memory(config, device)  # issue 7: refuse sizes that cannot fit before allocating
+    check_memory(config, device, event_shape)  # issue 7: refuse sizes that cannot fit before allocating
     G, D = build_models(config, event_shape)
     if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "

@@ -215,3 +215,14 @@ def test_odd_output_folders_and_config_paths_exit_2_or_train(tmp_path, capsys, o
     target = str(tmp_path / "o" / out.lstrip("/").replace("..", "__"))  # never outside the scratch folder
     code = main(["train", *TINY, "--iterations", "1", "--out", target, *args])
     _check_one_line_exit_2_or_valid(code, capsys.readouterr().err, folder, before)
+
+
+def test_huge_image_runs_are_refused_before_allocating(tmp_path, capsys):
+    """The conv nets get their own (generous) estimate: a huge batch on digits is one line, exit 2."""
+    from mixgan.cli import main
+    out = tmp_path / "runs"
+    assert main(["train", "--data", "digits", "--batch-size", "1000000", "--d-steps", "500", "--out", str(out),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "needs about" in err and err.count("\n") == 1
+    assert not out.exists()
