@@ -12,11 +12,16 @@ import numpy as np
 from mixgan.errors import UsageError
 
 
+_UMASK = os.umask(0o022)  # read the process umask (there is no getter) and put it back at once
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path, data):
     """Write to a temporary file in the same folder, then rename: a crash never leaves a truncated file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

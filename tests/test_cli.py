@@ -98,3 +98,14 @@ def test_read_only_output_folder(tmp_path, capsys):
 def test_bad_input_via_subprocess_has_no_traceback(tmp_path):
     r = run_cli("train", "--objective", "nope", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_run_files_get_the_usual_permissions(tmp_path):
+    """Atomic writes go through a private temporary file; the result must still be readable by others."""
+    from conftest import tiny_config
+    from mixgan.train import train
+    run = train(tiny_config(out=str(tmp_path), iterations=2), progress=False)
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "generator.pt", "snapshots/iter_000002.png"):
+        assert (run / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
