@@ -13,7 +13,7 @@ import imageio.v3 as iio
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mixgan import plots, runs
+from mixgan import runs
 from mixgan.errors import UsageError
 from mixgan.figures import draw_arrays, load_run, shared_iterations
 

@@ -1,11 +1,10 @@
 """The ``mixgan`` command line: one sub-command per entry of COMMANDS, options built from TrainConfig."""
 import argparse
 import json
-import math
 import sys
 
 from mixgan import compare  # the compare command (issue 4)
-from mixgan.config import FIELDS, TrainConfig, choices, make_config
+from mixgan.config import FIELDS, choices, make_config
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.image_commands import add_image_metrics, run_image_metrics_command  # issue 5: image metrics
 from mixgan import figure_commands as figures  # figure5, plot, animate (issue 3)

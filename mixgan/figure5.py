@@ -11,7 +11,6 @@ On a CPU with two or more cores the four runs train in parallel processes, each 
 to its share of the cores so they do not oversubscribe them. ``--quick`` trains the
 documented reduced setting :data:`QUICK` instead (see docs/FIGURES.md for its measured time).
 """
-import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed

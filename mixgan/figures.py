@@ -11,7 +11,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mixgan import plots, runs
+from mixgan import plots
 from mixgan.errors import UsageError
 from mixgan.status import require_finished
 from mixgan.frames import saved_iterations

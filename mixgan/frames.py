@@ -5,7 +5,6 @@
 spaced logarithmically from 1 to the last, so the fast early changes of GAN training get
 as many frames as the slow late ones. ``mixgan animate`` draws them.
 """
-import math
 from pathlib import Path
 
 import numpy as np

@@ -11,7 +11,7 @@ import copy
 import torch
 from torch import nn
 
-from mixgan.models import MLPDiscriminator, MLPGenerator
+from mixgan.models import MLPDiscriminator
 
 
 class StackedMLP(nn.Module):

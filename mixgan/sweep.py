@@ -7,7 +7,6 @@ alone. The summary (``summary.json``, ``summary.md``) gives, per setting, the me
 error over seeds of the sample metrics (``mixgan/metrics.py``) at the last snapshot.
 """
 import dataclasses
-import math
 
 from mixgan.config import FIELDS, make_config
 from mixgan.errors import UsageError

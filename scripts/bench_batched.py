@@ -24,12 +24,10 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
+from demo_loop import demo_iteration  # scripts/demo_loop.py
 
 from mixgan.batched import train_batched
 from mixgan.config import make_config
-from mixgan.data import make_data
-from mixgan.models import MLPDiscriminator, MLPGenerator
 from mixgan.train import train
 
 
@@ -126,42 +124,14 @@ def floor_ms_per_run_iteration(width, R, device, repeats=5):
     return 1e3 * total / R
 
 
-def demo_figure5_seconds(device, iterations, alpha=0.2, B=128, width=512):
-    """The four Figure 5 runs, one after another, written the way the demo code is: eager, one
-    run at a time, fakes not detached, separate G passes per batch, torch's default Adam."""
+def demo_figure5_seconds(device, iterations):
+    """The four Figure 5 runs, one after another, each in the demo code's style
+    (``scripts/demo_loop.py``)."""
     total = 0.0
     for data_name in ("ring", "grid"):
         for objective in ("standard", "mixup"):
-            torch.manual_seed(0)
-            G, D = MLPGenerator(2, 2, width, 3).to(device), MLPDiscriminator(2, width, 3).to(device)
-            opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
-            data, gen = make_data(data_name), torch.Generator(device).manual_seed(0)
-
-            def batch():
-                x = torch.cat([data.sample(B, gen), G(torch.randn(B, 2, device=device))])
-                y = torch.cat([torch.ones(B, device=device), torch.zeros(B, device=device)])
-                perm = torch.randperm(2 * B, device=device)
-                return x[perm], y[perm]
-
-            def run():
-                for _ in range(iterations):
-                    for _ in range(5):
-                        if objective == "mixup":
-                            (x1, y1), (x2, y2) = batch(), batch()
-                            lam = alpha * torch.rand(2 * B, 1, device=device)
-                            x, y = lam * x1 + (1 - lam) * x2, lam[:, 0] * y1 + (1 - lam[:, 0]) * y2
-                        else:
-                            x, y = batch()
-                        loss = F.binary_cross_entropy_with_logits(D(x), y)
-                        opt_d.zero_grad()
-                        loss.backward()
-                        opt_d.step()
-                    x, y = batch()
-                    g_loss = -F.binary_cross_entropy_with_logits(D(x), y)
-                    opt_g.zero_grad()
-                    g_loss.backward()
-                    opt_g.step()
-            total += seconds(run)
+            one_iteration = demo_iteration(objective, device, data_name)
+            total += seconds(lambda: [one_iteration() for _ in range(iterations)])
     return total
 
 

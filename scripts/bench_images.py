@@ -16,7 +16,6 @@ import os
 import platform
 import statistics
 import tempfile
-import time
 
 import torch
 

@@ -19,11 +19,9 @@ import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
+from demo_loop import demo_iteration  # scripts/demo_loop.py
 
 from mixgan.config import make_config
-from mixgan.data import make_data
-from mixgan.models import MLPDiscriminator, MLPGenerator
 from mixgan.train import train
 
 
@@ -44,44 +42,11 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def demo_ms_per_iteration(objective, device, iterations, alpha=0.2, B=128, width=512):
-    """The demo code's algorithm written in its style (see the module docstring). Denormals are
-    flushed here too, as in mixgan's loop, so the comparison is of the loop's structure alone."""
+def demo_ms_per_iteration(objective, device, iterations):
+    """The demo-style loop (``scripts/demo_loop.py``). Denormals are flushed here too, as in
+    mixgan's loop, so the comparison is of the loop's structure alone."""
     torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    G = MLPGenerator(2, 2, width, 3).to(device)
-    D = MLPDiscriminator(2, width, 3).to(device)
-    opt_g, opt_d = torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters())
-    data, gen = make_data("ring"), torch.Generator(device).manual_seed(0)
-
-    def batch():
-        real = data.sample(B, gen)
-        fake = G(torch.randn(B, 2, device=device))  # not detached: the graph reaches G
-        x = torch.cat([real, fake])
-        y = torch.cat([torch.ones(B, device=device), torch.zeros(B, device=device)])
-        perm = torch.randperm(2 * B, device=device)
-        return x[perm].requires_grad_(True), y[perm]
-
-    def one_iteration():
-        for _ in range(5):
-            if objective == "mixup":
-                (x1, y1), (x2, y2) = batch(), batch()
-                lam = alpha * torch.rand(2 * B, 1, device=device)
-                x, y = lam * x1 + (1 - lam) * x2, lam[:, 0] * y1 + (1 - lam[:, 0]) * y2
-            else:
-                x, y = batch()
-            loss = F.binary_cross_entropy_with_logits(D(x), y)
-            opt_d.zero_grad()
-            opt_g.zero_grad()
-            loss.backward()
-            opt_d.step()
-        x, y = batch()
-        g_loss = -F.binary_cross_entropy_with_logits(D(x), y)
-        opt_g.zero_grad()
-        opt_d.zero_grad()
-        g_loss.backward()
-        opt_g.step()
-
+    one_iteration = demo_iteration(objective, device)
     for _ in range(3):
         one_iteration()
     sync(device)

@@ -13,7 +13,6 @@ Torch is limited to one thread (``--threads``): these networks are too small to 
 more, and on a shared machine extra threads only contend.
 """
 import argparse
-import json
 import math
 import sys
 import time

@@ -1,7 +1,6 @@
 """Figures, frames, landscapes and animations: layout from small synthetic run folders, frame
 spacing properties, landscape orientation, GIF/MP4 read-back, and one-line errors."""
 import json
-import math
 
 import imageio.v3 as iio
 import numpy as np
