@@ -19,12 +19,14 @@ loop (one plain eager run at a time, as the authors' code is written) on the sam
 (FLOPs of every matrix product counted, divided by ``--peak-tflops``).
 """
 import argparse
+from collections import Counter
 import statistics
 import tempfile
 import time
 
 import torch
 from demo_loop import demo_iteration  # scripts/demo_loop.py
+from iteration_shapes import iteration_flops, iteration_matmuls  # scripts/iteration_shapes.py
 
 from mixgan.batched import train_batched
 from mixgan.config import make_config
@@ -80,43 +82,11 @@ def cpu_table(widths, Rs, short, long, repeats, device):
                       f"{rate / limit:>13.0%}", flush=True)
 
 
-def iteration_matmuls(width, depth=3, B=128, z=2, d_steps=5, d_chunk=256, d_points=256):
-    """(m, k, n) of every matrix product in one figure5 mixup iteration of one run."""
-    g_layers, d_layers = [z] + [width] * depth + [2], [2] + [width] * depth + [1]
-    shapes = []
-
-    def forward(n, layers):
-        shapes.extend((n, i, o) for i, o in zip(layers, layers[1:]))
-
-    def backward(n, layers, weights=True, first_input=False):
-        for j, (i, o) in enumerate(zip(layers, layers[1:])):
-            if weights:
-                shapes.append((i, n, o))  # gradient of the weight
-            if j > 0 or first_input:
-                shapes.append((n, o, i))  # gradient of the layer's input
-
-    forward(d_steps * d_chunk, g_layers)  # one no-grad G pass for all D steps
-    for _ in range(d_steps):
-        forward(d_points, d_layers)
-        backward(d_points, d_layers)
-    forward(B, g_layers)  # generator step through a frozen D
-    forward(B, d_layers)
-    backward(B, d_layers, weights=False, first_input=True)
-    backward(B, g_layers)
-    return shapes
-
-
-def iteration_flops(width, **kw):
-    """FLOPs of every matrix product in one figure5 mixup iteration of one run (2·m·k·n each)."""
-    return sum(2 * m * k * n for m, k, n in iteration_matmuls(width, **kw))
-
-
 def floor_ms_per_run_iteration(width, R, device, repeats=5):
     """The arithmetic floor: the time of one iteration's matrix products for R runs as batched
     products (each shape timed alone, best of ``repeats``), per run."""
     total = 0.0
-    for (m, k, n) in set(iteration_matmuls(width)):
-        count = iteration_matmuls(width).count((m, k, n))
+    for (m, k, n), count in Counter(iteration_matmuls("mixup", width=width)).items():
         a, b = torch.randn(R, m, k, device=device), torch.randn(R, k, n, device=device)
         torch.bmm(a, b)
         best = min(seconds(lambda: torch.bmm(a, b)) for _ in range(repeats))
@@ -153,7 +123,7 @@ def gpu_tables(iterations, Rs, peak_tflops, short, long):
         print(f"\n(c2) {name}: run-iterations per second at width 512 (figure5 preset), "
               f"arithmetic limit at {peak_tflops} TFLOP/s")
         print(f"{'R':>5} {'run-it/s':>10} {'limit':>10} {'of limit':>9} {'20k its of 64 runs':>19}")
-        flops = iteration_flops(512)
+        flops = iteration_flops(objective="mixup", width=512)
         for R in Rs:
             ms = ms_per_iteration(lambda n: train_batched([config(512, n, s, device, out) for s in range(R)],
                                                           progress=False), short, long)

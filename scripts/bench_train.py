@@ -20,6 +20,7 @@ import time
 
 import torch
 from demo_loop import demo_iteration  # scripts/demo_loop.py
+from iteration_shapes import iteration_matmuls  # scripts/iteration_shapes.py
 
 from mixgan.config import make_config
 from mixgan.train import train
@@ -55,35 +56,6 @@ def demo_ms_per_iteration(objective, device, iterations):
         one_iteration()
     sync(device)
     return 1e3 * (time.perf_counter() - t) / iterations
-
-
-def iteration_matmuls(objective, B=128, width=512, depth=3, z=2, d_steps=5):
-    """(m, k, n) of every matrix product in one mixgan iteration of the figure5 preset."""
-    dims = [z] + [width] * depth + [2]  # generator layers
-    ddims = [2] + [width] * depth + [1]  # discriminator layers
-    d_points = 2 * B  # standard: real+fake batch; shuffled mixup: two batches mixed into 2B points
-    g_points = d_steps * (2 * B if objective == "mixup" else B)
-    shapes = []
-
-    def forward(n, layers):
-        shapes.extend((n, i, o) for i, o in zip(layers, layers[1:]))
-
-    def backward(n, layers, weights=True, first_input=False):
-        for j, (i, o) in enumerate(zip(layers, layers[1:])):
-            if weights:
-                shapes.append((o, n, i))  # grad of the weight
-            if j > 0 or first_input:
-                shapes.append((n, o, i))  # grad of the layer's input
-
-    forward(g_points, dims)  # one no-grad G pass for all discriminator steps
-    for _ in range(d_steps):
-        forward(d_points, ddims)
-        backward(d_points, ddims)
-    forward(B, dims)  # generator step
-    forward(B, ddims)
-    backward(B, ddims, weights=False, first_input=True)  # D frozen: input gradients only
-    backward(B, dims)
-    return shapes
 
 
 def floor_ms_per_iteration(shapes, device, reps=30):
