@@ -7,6 +7,7 @@ stacked runs ([R, N, 2]). All randomness comes from the generator passed in.
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -159,9 +160,19 @@ def shuffle_pairs(real, fake, dim, keys):
     x1, x2 = torch.cat([real1, fake1], dim=dim), torch.cat([real2, fake2], dim=dim)
     ones = torch.ones(real1.shape[: dim + 1], device=real.device)
     y = torch.cat([ones, torch.zeros_like(ones)], dim=dim)
-    perm = keys.argsort(dim=-1)
+    perm = argsort_rows(keys)
     x2 = torch.take_along_dim(x2, _broadcast(perm, x2), dim=dim)
     return x1, y, x2, torch.take_along_dim(y, perm, dim=dim)
+
+
+def argsort_rows(keys):
+    """``keys.argsort(dim=-1)``. On the CPU numpy's argsort does it: it uses a vectorised sort
+    where the processor has one (AVX-512 here: 41 µs for 32 rows of 256 against torch's 255,
+    which the batched engine pays at every discriminator step). Each row is sorted on its own by
+    the same function, so a run's permutation is the same alone and in a batch."""
+    if keys.device.type == "cpu":
+        return torch.from_numpy(np.argsort(keys.numpy(), axis=-1))
+    return keys.argsort(dim=-1)
 
 
 PAIRINGS = {"real-fake": pair_real_fake, "shuffled": pair_shuffled}

@@ -8,6 +8,7 @@ import torch
 from tqdm import tqdm
 
 from mixgan import runs
+from mixgan.cpu_memory import keep_freed_memory
 from mixgan.data import data_label, make_data
 from mixgan.memory import check_memory
 from mixgan.run_guard import RunGuard, records_failure
@@ -79,6 +80,8 @@ def train(config, progress=True, resume=None):
     creating a new one (``mixgan.resume.resume`` checks the folder and calls this)."""
     # Set-up: everything that can fail on bad input fails before anything is written.
     device = resolve_device(config.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults for re-allocated activations (mixgan/cpu_memory.py)
     data = make_data(config.data, config)
     event_shape = getattr(data, "event_shape", 2)  # image data (issue 5): [C, H, W] picks conv nets
     objective = OBJECTIVES[config.objective](config)

@@ -134,3 +134,14 @@ def test_fast_path_choices_on_the_cpu():
     for it in range(1, 6):
         step(it)
     assert len(calls) == 5 and step.note is None  # eager: exactly one iteration per call
+
+
+def test_shuffle_permutations_are_the_same_row_by_row_and_alone():
+    """A run's shuffle must not depend on the batch around it, ties in the keys included."""
+    g = torch.Generator().manual_seed(5)
+    keys = torch.randint(0, 6, (8, 40), generator=g).float() / 8  # many ties per row
+    rows = objectives.argsort_rows(keys)
+    for r in range(keys.shape[0]):
+        assert torch.equal(rows[r], objectives.argsort_rows(keys[r]))
+        assert torch.equal(keys[r][rows[r]], keys[r].sort().values)
+

@@ -1,0 +1,46 @@
+"""CPU training keeps freed tensor memory in the process (mixgan/cpu_memory.py)."""
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from mixgan import cpu_memory
+
+# What a training step does to memory: hold a few 2 MiB tensors (activations), free them all,
+# again and again. Prints the page faults taken over 50 such steps.
+PROBE = """
+import resource, sys, torch
+from mixgan.cpu_memory import keep_freed_memory
+if sys.argv[1] == "on":
+    assert keep_freed_memory()
+
+def step():
+    held = [torch.empty(1 << 19).fill_(1.0) for _ in range(4)]
+    del held
+
+step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(50):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def page_faults(mode):
+    out = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the setting exists only with glibc's malloc")
+def test_reallocated_tensors_take_no_page_faults():
+    """Without the setting glibc returns the freed 8 MiB to the system after every step and
+    faults it back in on the next (2,048 pages a step); with it the memory is reused."""
+    off, on = page_faults("off"), page_faults("on")
+    assert off > 20_000  # measured: about 100,000 without the setting, about 1,000 with it
+    assert on < off / 20
+
+
+def test_applied_once_and_answers_the_same():
+    first = cpu_memory.keep_freed_memory()
+    assert cpu_memory.keep_freed_memory() is first
