@@ -19,12 +19,13 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from mixgan import runs
+from mixgan import batched_checkpoints, checkpoints, runs
+from mixgan.batched_checkpoints import BatchGuard
 from mixgan.cpu_memory import keep_freed_memory
 from mixgan.data import make_data
 from mixgan.errors import UsageError
 from mixgan.objectives import GENERATOR_LOSSES, LAMBDA_DRAWS, shuffle_pairs
-from mixgan import status
+from mixgan.run_guard import fsync_file
 from mixgan.measure import record_snapshot_metrics
 from mixgan.snapshots import write_snapshot
 from mixgan.stacked import stack, unstack
@@ -157,33 +158,50 @@ BATCHED_OBJECTIVES = {"standard": BatchedStandard, "mixup": BatchedMixup}
 
 
 @flushing_denormals
-def train_batched(configs, progress=True, cuda_graph=None):
+def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     """Train every config in ``configs`` as one batch; return their run folders, in order.
 
     ``cuda_graph``: capture one iteration in a CUDA graph and replay it (None: on CUDA only;
     see ``mixgan/fast_path.py``). On the CPU the plain eager loop runs.
+    ``resume``: the run folders of a stopped batch, in the order of ``configs``: training goes
+    on from their last checkpoint (``mixgan/batched_checkpoints.py``), or from the start where
+    they have none. Every run is checkpointed as a single run is: every ``checkpoint_every``
+    iterations, at the end, and on Ctrl-C/SIGTERM, which then stops the batch.
     """
     # Set-up: everything that can fail on bad input fails before anything is written.
     configs = list(configs)
     check_batch(configs)
-    c0, R = configs[0], len(configs)
+    c0 = configs[0]
     device = resolve_device(c0.device)
     if device.type == "cpu":
         keep_freed_memory()  # 2 MiB activations re-allocated without page faults (mixgan/cpu_memory.py)
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
-    folders = []
-    for c in configs:
-        run = runs.create_run_folder(c.out, run_label(c))
-        runs.atomic_write_json(run / "config.json", c.to_dict())
-        (run / "snapshots").mkdir()
-        # Batched runs are not checkpointed (see docs/SWEEPS.md): a stopped sweep re-runs its chunk.
-        status.write_status(run, "running", reason="trained in a batch", resumable=False)
-        folders.append(run)
+    if resume is None:
+        folders = []
+        for c in configs:
+            run = runs.create_run_folder(c.out, run_label(c))
+            runs.atomic_write_json(run / "config.json", c.to_dict())
+            (run / "snapshots").mkdir()
+            folders.append(run)
+    else:
+        folders = [Path(run) for run in resume]
+    guard = BatchGuard(folders, configs)
+    with guard:
+        return _train(configs, folders, guard, device, datas, objective, progress, cuda_graph, resume is not None)
+
+
+def _train(configs, folders, guard, device, datas, objective, progress, cuda_graph, resuming):
+    """The body of :func:`train_batched`, run while ``guard`` holds every run's lock."""
+    c0, R = configs[0], len(configs)
+    ckpts = batched_checkpoints.load_batch(folders, configs, device) if resuming else None
 
     gens = {name: [stream_generator(c.seed, s, device) for c in configs]
             for name, s in STREAMS.items() if name != "weights"}
     singles = [build_models(c) for c in configs]
+    for (g, d), ckpt in zip(singles, ckpts or ()):
+        g.load_state_dict(ckpt["G"])
+        d.load_state_dict(ckpt["D"])
     G, D = stack([g for g, _ in singles]).to(device), stack([d for _, d in singles]).to(device)
     like_G, like_D = singles[0]  # templates for unstacking one run
     del singles
@@ -191,6 +209,9 @@ def train_batched(configs, progress=True, cuda_graph=None):
     adam = dict(lr=c0.lr, betas=(c0.beta1, c0.beta2), **fast_path.adam_options(device, graph))
     opt_g = torch.optim.Adam(G.parameters(), **adam)
     opt_d = torch.optim.Adam(D.parameters(), **adam)
+    if ckpts:
+        batched_checkpoints.load_stacked_optimizer(opt_g, G, [c["opt_g"] for c in ckpts])
+        batched_checkpoints.load_stacked_optimizer(opt_d, D, [c["opt_d"] for c in ckpts])
 
     # One fixed batch of noise and real points per run for every snapshot, as in Figure 5.
     fixed_z = [torch.randn(c.snapshot_size, c.z_dim, generator=g, device=device)
@@ -205,6 +226,12 @@ def train_batched(configs, progress=True, cuda_graph=None):
     B, z_dim, d_steps = c0.batch_size, c0.z_dim, c0.d_steps
     d_chunk = objective.d_batches * B
     state = {"d_loss": torch.zeros(R, device=device), "g_loss": torch.zeros(R, device=device)}
+    losses = {name: state[name] for name in ("d_loss", "g_loss")}
+    first, window, elapsed = 1, 0, 0.0
+    if ckpts:
+        done, window, elapsed = batched_checkpoints.restore_runs(ckpts, gens, fixed_z, fixed_real, losses)
+        first = done + 1
+    guard.begin(first - 1, resuming)
 
     def iteration():
         """One iteration of every run; leaves the last step's real/fake in ``state`` for logging."""
@@ -236,10 +263,19 @@ def train_batched(configs, progress=True, cuda_graph=None):
         state["real"], state["fake"] = real[:, :B], fake[:, :B]
 
     step = fast_path.Stepper(iteration, graph, [gens[name] for name in ("noise", "data", "objective")], device)
-    start, window = time.perf_counter(), 0
-    bar = tqdm(total=c0.iterations, disable=not progress, unit="it", dynamic_ncols=True, mininterval=0.5,
-               desc=f"{R} runs")
-    for it in range(1, c0.iterations + 1):
+    start = time.perf_counter() - elapsed
+    bar = tqdm(total=c0.iterations, initial=first - 1, disable=not progress, unit="it", dynamic_ncols=True,
+               mininterval=0.5, desc=f"{R} runs")
+
+    def checkpoint(it):
+        for r, (run, c) in enumerate(zip(folders, configs)):
+            fsync_file(run / "metrics.jsonl")  # the lines the checkpoint vouches for are on disk first
+            checkpoints.save(run, batched_checkpoints.capture_run(
+                r, it, window, time.perf_counter() - start, c, G, D, opt_g, opt_d, like_G, like_D, gens,
+                fixed_z, fixed_real, losses))
+        guard.checkpointed(it)
+
+    for it in range(first, c0.iterations + 1):
         step(it)
         window += 1
         for r in due.get(it, ()):
@@ -252,6 +288,9 @@ def train_batched(configs, progress=True, cuda_graph=None):
                 state[name].zero_()
             window = 0
         bar.update(1)
+        if guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it == c0.iterations:
+            checkpoint(it)
+        guard.stop_here(it)  # after Ctrl-C/SIGTERM: every run is checkpointed; stop
     bar.close()
     if step.note:
         print(f"mixgan: {step.note}", file=sys.stderr)
@@ -260,7 +299,7 @@ def train_batched(configs, progress=True, cuda_graph=None):
     for r, run in enumerate(folders):
         runs.atomic_torch_save(run / "generator.pt", unstack(G, r, like_G).state_dict())
         runs.atomic_torch_save(run / "discriminator.pt", unstack(D, r, like_D).state_dict())
-        status.write_status(run, "finished", reason="trained in a batch", iteration=c0.iterations, resumable=False)
+    guard.finish(c0.iterations)
     return [Path(run) for run in folders]
 
 

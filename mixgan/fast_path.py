@@ -51,13 +51,15 @@ class Stepper:
         self.iteration, self.graph, self.device = iteration, graph, device
         self.generators = [g for group in generators for g in group]
         self.captured, self.note = None, None
+        self.calls = 0  # counted here, not taken from the iteration number: a resumed batch starts late
 
     def __call__(self, it):
+        self.calls += 1
         if not self.graph:
             return self.iteration()
         if self.captured is not None:
             return self.captured.replay()
-        if it <= WARMUP_ITERATIONS:
+        if self.calls <= WARMUP_ITERATIONS:
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(side):

@@ -7,12 +7,15 @@ alone. The summary (``summary.json``, ``summary.md``) gives, per setting, the me
 error over seeds of the sample metrics (``mixgan/metrics.py``) at the last snapshot.
 """
 import dataclasses
+import json
+import sys
 
 from mixgan.config import FIELDS, make_config
-from mixgan.errors import UsageError
+from mixgan.errors import RunInterrupted, UsageError
 
 # Options that take comma-separated lists here instead of one value.
 GRID_FIELDS = ("data", "objective", "alpha", "lambda_dist")
+PLAN = "plan.json"  # every run of the sweep, written before the first is trained
 DEFAULT_MEMORY = {"cpu": 2 << 30}  # bytes of activations a CPU batch may use; CUDA: half the free memory
 
 
@@ -24,12 +27,14 @@ def add_arguments(parser):
                                                          "objectives without α run once per dataset and seed")
     parser.add_argument("--lambda-dists", metavar="LIST", help="comma-separated mixup λ distributions (default: "
                                                                 "the config's, beta)")
-    parser.add_argument("--seeds", metavar="N", default="4",
+    parser.add_argument("--seeds", metavar="N", default=None,
                         help="seeds per setting: --seed, --seed+1, ..., --seed+N-1 (default: 4)")
     parser.add_argument("--max-runs", metavar="R", default=None,
                         help="most runs trained as one batch (default: as many as fit the memory estimate)")
     add_config_arguments(parser, skip=GRID_FIELDS)
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs and batches) and exit")
+    parser.add_argument("--resume", metavar="SWEEP_DIR", help="finish a stopped sweep: its unfinished runs go on "
+                        "from their last checkpoints, batched again where they can be; then the summary is written")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -108,6 +113,8 @@ def plan_batches(configs, max_runs, budget):
 
 
 def run(args):
+    if args.resume is not None:
+        return resume_sweep(args)
     base = make_config({name: getattr(args, name) for name in FIELDS
                         if name not in GRID_FIELDS and getattr(args, name, None) is not None}, args.config)
     shared = {k: v for k, v in base.to_dict().items() if k not in GRID_FIELDS + ("seed",)}
@@ -115,7 +122,7 @@ def run(args):
     objectives = _list(args.objectives or "standard,mixup", str, "objectives")
     alphas = _list(args.alpha or str(base.alpha), float, "alpha")
     lambda_dists = _list(args.lambda_dists or base.lambda_dist, str, "lambda-dists")
-    seeds = range(base.seed, base.seed + _count(args.seeds, "seeds"))
+    seeds = range(base.seed, base.seed + _count(args.seeds or "4", "seeds"))
     max_runs = _count(args.max_runs, "max-runs") if args.max_runs is not None else None
     configs = grid_configs(shared, data, objectives, alphas, lambda_dists, seeds)  # validates every value
 
@@ -135,8 +142,15 @@ def run(args):
         return 0
     folder = sweep_folder(base.out)
     print(f"sweep folder: {folder}")
-    run_folders = train_sweep([[dataclasses.replace(c, out=str(folder)) for c in b] for b in batches],
-                              progress=not args.no_progress)
+    batches = [[dataclasses.replace(c, out=str(folder)) for c in b] for b in batches]
+    from mixgan import runs
+    # The whole plan, written first, so that --resume can also start the runs a stop kept from starting.
+    runs.atomic_write_json(folder / PLAN, {"max_runs": max_runs, "runs": [c.to_dict() for b in batches for c in b]})
+    run_folders = train_sweep(batches, progress=not args.no_progress, sweep=folder)
+    return _summarise(folder, run_folders)
+
+
+def _summarise(folder, run_folders):
     from mixgan.sweep_summary import write_summary
     table = write_summary(folder, run_folders)
     print(table)
@@ -144,21 +158,105 @@ def run(args):
     return 0
 
 
+def resume_sweep(args):
+    """``mixgan sweep --resume SWEEP_DIR``: train the unfinished runs of a stopped sweep on from their
+    last checkpoints (runs at the same checkpoint that can share a batch are batched again;
+    the others go on alone), then write the summary over all its runs."""
+    from pathlib import Path
+
+    from mixgan import checkpoints, status
+    from mixgan.resume import load_run_config
+    given = [name for name in [*FIELDS, "objectives", "lambda_dists", "seeds", "max_runs"]
+             if getattr(args, name, None) is not None] + (["config"] if args.config else [])
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} cannot be combined with --resume: a resumed sweep "
+                         f"keeps the options its runs were made with")
+    folder = Path(args.resume)
+    if "\x00" in str(folder) or not folder.is_dir():
+        raise UsageError(f"no sweep folder at {folder}")
+    try:
+        plan = json.loads((folder / PLAN).read_text())
+        planned = [make_config(values) for values in plan["runs"]]
+    except FileNotFoundError:
+        raise UsageError(f"{folder} has no {PLAN} (is it a mixgan sweep folder?)")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"{folder / PLAN} is unreadable or damaged ({e})")
+    made = {}  # config (as stored) -> run folder, for the runs the sweep got to
+    for run in sorted(p for p in folder.iterdir() if (p / "config.json").is_file()):
+        made[_key(load_run_config(run))] = run
+    todo, new, failed = [], [], []  # unfinished runs (config, folder, checkpoint iteration); never started; failed
+    for config in planned:
+        run = made.get(_key(config))
+        if run is None:
+            new.append(config)
+            continue
+        st = status.read_status(run)
+        if st["state"] == "finished":
+            continue
+        if st["alive"]:
+            raise UsageError(status.describe(run, st))
+        if not st.get("resumable", True):  # a NaN/Inf failure: it would fail again in the same place
+            print(f"mixgan: warning: {status.describe(run, st)}; left as it is", file=sys.stderr)
+            failed.append(run)
+            continue
+        found = checkpoints.list_checkpoints(run)
+        todo.append((load_run_config(run), run, found[0][0] if found else 0))
+    finished = len(planned) - len(todo) - len(new) - len(failed)
+    print(f"sweep: {finished} of {len(planned)} runs finished; resuming {len(todo)}, starting {len(new)}")
+    if args.dry_run:
+        return 0
+    from mixgan.batched import batchable, train_batched
+    from mixgan.resume import resume
+    from mixgan.train import resolve_device
+    by_id = {id(c): run for c, run, _ in todo}
+    progress = not args.no_progress
+    try:
+        for at in sorted({it for _, _, it in todo}):
+            group = [c for c, _, it in todo if it == at]
+            for batch in plan_batches(group, plan.get("max_runs"), memory_budget(resolve_device(group[0].device))):
+                if batchable(batch[0]):
+                    train_batched(batch, progress=progress, resume=[by_id[id(c)] for c in batch])
+                else:
+                    resume(by_id[id(batch[0])], progress=progress)
+    except RunInterrupted as e:
+        raise RunInterrupted(f"{e.message.split('; resume')[0]}; resume with: mixgan sweep --resume {folder}",
+                             e.exit_code)
+    if new:
+        train_sweep(plan_batches(new, plan.get("max_runs"), memory_budget(resolve_device(new[0].device))),
+                    progress=progress, sweep=folder)
+    run_folders = sorted(p for p in folder.iterdir() if (p / "config.json").is_file() and p not in failed)
+    if failed:
+        print(f"mixgan: the summary leaves out {len(failed)} failed run(s)", file=sys.stderr)
+    return _summarise(folder, run_folders)
+
+
+def _key(config):
+    """A config as a hashable value, to match the plan's runs with the folders made for them."""
+    return json.dumps(config.to_dict(), sort_keys=True)
+
+
 def sweep_folder(out):
     from mixgan import runs
     return runs.create_run_folder(out, "sweep")
 
 
-def train_sweep(batches, progress=True):
+def train_sweep(batches, progress=True, sweep=None):
     """Train each batch with the batched engine (or, for runs it does not cover, alone with
-    ``train()``); return every run folder."""
+    ``train()``); return every run folder. Stopped by Ctrl-C/SIGTERM, it says how to go on:
+    ``mixgan sweep --resume`` on the ``sweep`` folder."""
     from mixgan.batched import batchable, train_batched
     from mixgan.train import train
     folders = []
-    for batch in batches:
-        if batchable(batch[0]):
-            folders += train_batched(batch, progress=progress)
-        else:
-            folders += [train(c, progress=progress) for c in batch]
+    try:
+        for batch in batches:
+            if batchable(batch[0]):
+                folders += train_batched(batch, progress=progress)
+            else:
+                folders += [train(c, progress=progress) for c in batch]
+    except RunInterrupted as e:
+        if sweep is None:
+            raise
+        raise RunInterrupted(f"{e.message.split('; resume')[0]}; resume with: mixgan sweep --resume {sweep}",
+                             e.exit_code)
     return folders
 
