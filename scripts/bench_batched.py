@@ -110,7 +110,8 @@ def gpu_tables(iterations, Rs, peak_tflops, short, long):
     """(c1) the full Figure 5, (c2) run-iterations/s for R runs at width 512 against the arithmetic limit."""
     device = "cuda"
     name = torch.cuda.get_device_name()
-    print(f"\n(c1) {name}: full Figure 5 (ring, grid × standard, mixup; {iterations} iterations, width 512)")
+    print(f"\n(c1) {name}: full Figure 5 (ring, grid × standard, mixup; {iterations} iterations, width 512; "
+          f"snapshots and the default checkpoints every 1000 iterations included)")
     with tempfile.TemporaryDirectory() as out:
         def figure5():
             for objective in ("standard", "mixup"):  # two objectives: two batches of two runs
@@ -123,7 +124,8 @@ def gpu_tables(iterations, Rs, peak_tflops, short, long):
 
         print(f"\n(c2) {name}: run-iterations per second at width 512 (figure5 preset), "
               f"arithmetic limit at {peak_tflops} TFLOP/s")
-        print(f"{'R':>5} {'run-it/s':>10} {'limit':>10} {'of limit':>9} {'20k its of 64 runs':>19}")
+        print(f"{'R':>5} {'run-it/s':>10} {'limit':>10} {'of limit':>9} {'20k its of 64 runs':>19} "
+              f"(training alone: snapshots and checkpoints not counted)")
         flops = iteration_flops(objective="mixup", width=512)
         for R in Rs:
             ms = ms_per_iteration(lambda n: train_batched([config(512, n, s, device, out) for s in range(R)],
