@@ -267,8 +267,21 @@ def _train(configs, folders, guard, device, datas, objective, progress, cuda_gra
     bar = tqdm(total=c0.iterations, initial=first - 1, disable=not progress, unit="it", dynamic_ncols=True,
                mininterval=0.5, desc=f"{R} runs")
 
+    def check(it):
+        """Mark failed every run whose losses or weights are no longer finite (one host sync). The
+        runs of a stack do not touch each other's numbers, so the others train on; a failed run
+        keeps its last good checkpoint and gets no more snapshots, metrics or checkpoints."""
+        bad = ~(torch.isfinite(state["d_loss"]) & torch.isfinite(state["g_loss"]))
+        for p in (*G.parameters(), *D.parameters()):
+            bad |= ~torch.isfinite(p.detach()).flatten(1).all(1)
+        for r in bad.nonzero().flatten().tolist():
+            guard.fail(r, f"a loss or weight became NaN/Inf by iteration {it} (checked at log lines, snapshots "
+                          f"and checkpoints; in a batch)")
+
     def checkpoint(it):
         for r, (run, c) in enumerate(zip(folders, configs)):
+            if r in guard.failed:
+                continue
             fsync_file(run / "metrics.jsonl")  # the lines the checkpoint vouches for are on disk first
             checkpoints.save(run, batched_checkpoints.capture_run(
                 r, it, window, time.perf_counter() - start, c, G, D, opt_g, opt_d, like_G, like_D, gens,
@@ -278,17 +291,23 @@ def _train(configs, folders, guard, device, datas, objective, progress, cuda_gra
     for it in range(first, c0.iterations + 1):
         step(it)
         window += 1
+        logged = it % c0.log_every == 0 or it == c0.iterations
+        checkpointed = guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it == c0.iterations
+        if it in due or logged or checkpointed:
+            check(it)  # no snapshot, metrics line or checkpoint ever holds a NaN
         for r in due.get(it, ()):
+            if r in guard.failed:
+                continue
             D_r = unstack(D, r, like_D)
             write_snapshot(folders[r], it, unstack(G, r, like_G), D_r, fixed_z[r], fixed_real[r], configs[r])
             record_snapshot_metrics(folders[r], it, D_r, datas[r], configs[r])  # as a single run does
-        if it % c0.log_every == 0 or it == c0.iterations:
-            _log(folders, it, window, state, D, start)
+        if logged:
+            _log(folders, it, window, state, D, start, guard.failed)
             for name in ("d_loss", "g_loss"):
                 state[name].zero_()
             window = 0
         bar.update(1)
-        if guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it == c0.iterations:
+        if checkpointed:
             checkpoint(it)
         guard.stop_here(it)  # after Ctrl-C/SIGTERM: every run is checkpointed; stop
     bar.close()
@@ -297,19 +316,26 @@ def _train(configs, folders, guard, device, datas, objective, progress, cuda_gra
 
     # Final weights, saved per run under the names and keys a single run uses.
     for r, run in enumerate(folders):
+        if r in guard.failed:
+            continue
         runs.atomic_torch_save(run / "generator.pt", unstack(G, r, like_G).state_dict())
         runs.atomic_torch_save(run / "discriminator.pt", unstack(D, r, like_D).state_dict())
     guard.finish(c0.iterations)
+    if guard.failed:
+        print(f"mixgan: {len(guard.failed)} of {R} runs failed (NaN/Inf) and are marked so: "
+              + ", ".join(str(folders[r]) for r in sorted(guard.failed)), file=sys.stderr)
     return [Path(run) for run in folders]
 
 
-def _log(folders, it, window, state, D, start):
-    """One metrics.jsonl line per run, from a single device-to-host copy for all runs."""
+def _log(folders, it, window, state, D, start, failed=()):
+    """One metrics.jsonl line per run (but the ``failed`` ones), from a single device-to-host copy."""
     with torch.no_grad():
         d_real = torch.sigmoid(D(state["real"])).mean(1)
         d_fake = torch.sigmoid(D(state["fake"])).mean(1)
     table = torch.stack([state["d_loss"] / window, state["g_loss"] / window, d_real, d_fake]).T.tolist()
     elapsed = round(time.perf_counter() - start, 3)
-    for run, (d_loss, g_loss, dr, df) in zip(folders, table):
+    for r, (run, (d_loss, g_loss, dr, df)) in enumerate(zip(folders, table)):
+        if r in failed:
+            continue
         runs.append_jsonl(run / "metrics.jsonl", {"iteration": it, "d_loss": d_loss, "g_loss": g_loss,
                                                   "d_real": dr, "d_fake": df, "elapsed_s": elapsed})

@@ -130,6 +130,7 @@ class BatchGuard:
         self.saved_handlers = {}
         self.iteration = self.checkpoint_iteration = 0
         self.started = False
+        self.failed = {}  # run index -> reason, for runs whose numbers went NaN/Inf
 
     def __enter__(self):
         try:
@@ -159,9 +160,18 @@ class BatchGuard:
             raise KeyboardInterrupt  # asked twice: stop at once, the last checkpoints stay
         self.stop_signal = signal.Signals(signum)
 
+    def _live(self):
+        return [run for r, run in enumerate(self.folders) if r not in self.failed]
+
+    def fail(self, r, reason):
+        """Mark run ``r`` failed (not resumable: seeded, it would fail again in the same place)."""
+        if r not in self.failed:
+            self.failed[r] = reason
+            status.write_status(self.folders[r], "failed", reason, self.checkpoint_iteration, resumable=False)
+
     def checkpointed(self, it):
         self.checkpoint_iteration = it
-        for run in self.folders:
+        for run in self._live():
             status.write_status(run, "running", f"checkpoint at iteration {it} (in a batch)", it)
 
     def stop_here(self, it):
@@ -170,7 +180,7 @@ class BatchGuard:
         if self.stop_signal is None:
             return
         name = self.stop_signal.name
-        for run in self.folders:
+        for run in self._live():
             status.write_status(run, "interrupted", f"{name} at iteration {it} (in a batch)", it)
         self.started = False
         raise RunInterrupted(f"interrupted by {name} at iteration {it} ({len(self.folders)} runs checkpointed); "
@@ -178,7 +188,7 @@ class BatchGuard:
                              f"mixgan train --resume RUN", EXIT_CODES[self.stop_signal])
 
     def finish(self, iterations):
-        for run in self.folders:
+        for run in self._live():
             status.write_status(run, "finished", f"all {iterations} iterations (in a batch)", iterations)
         self.started = False
 
@@ -190,7 +200,7 @@ class BatchGuard:
                     state, reason = "interrupted", f"stopped at once by an interrupt {where}"
                 else:
                     state, reason = "failed", f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} ({where})"
-                for run in self.folders:
+                for run in self._live():
                     try:
                         status.write_status(run, state, reason, self.checkpoint_iteration)
                     except OSError:

@@ -151,8 +151,14 @@ def run(args):
 
 
 def _summarise(folder, run_folders):
+    """Write the summary over the finished runs (a failed run's numbers are not results)."""
+    from mixgan import status
     from mixgan.sweep_summary import write_summary
-    table = write_summary(folder, run_folders)
+    finished = [run for run in run_folders if status.read_status(run)["state"] == "finished"]
+    if len(finished) < len(run_folders):
+        print(f"mixgan: the summary leaves out {len(run_folders) - len(finished)} unfinished or failed run(s)",
+              file=sys.stderr)
+    table = write_summary(folder, finished)
     print(table)
     print(f"summary:      {folder / 'summary.md'} (and summary.json)")
     return 0
@@ -224,10 +230,7 @@ def resume_sweep(args):
     if new:
         train_sweep(plan_batches(new, plan.get("max_runs"), memory_budget(resolve_device(new[0].device))),
                     progress=progress, sweep=folder)
-    run_folders = sorted(p for p in folder.iterdir() if (p / "config.json").is_file() and p not in failed)
-    if failed:
-        print(f"mixgan: the summary leaves out {len(failed)} failed run(s)", file=sys.stderr)
-    return _summarise(folder, run_folders)
+    return _summarise(folder, sorted(p for p in folder.iterdir() if (p / "config.json").is_file()))
 
 
 def _key(config):

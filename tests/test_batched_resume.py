@@ -190,7 +190,35 @@ def test_sweep_resume_leaves_a_failed_run_alone_and_out_of_the_summary(tmp_path,
     assert main(["sweep", "--resume", str(sweep), "--no-progress"]) == 0
     out, err = capsys.readouterr()
     assert "1 of 2 runs finished; resuming 0, starting 0" in out
-    assert f"run {bad} failed" in err and "left as it is" in err and "leaves out 1 failed run" in err
+    assert f"run {bad} failed" in err and "left as it is" in err and "leaves out 1 unfinished or failed run" in err
     assert status.read_status(bad)["state"] == "failed"
     summary = json.loads((sweep / "summary.json").read_text())
     assert [r["run"] for r in summary["runs"]] == [str(good)]
+
+
+def test_a_run_that_goes_nan_is_marked_failed_and_the_others_finish_untouched(tmp_path, monkeypatch, capsys):
+    clean = train_batched(batch_configs(tmp_path / "clean", checkpoint_every=3), progress=False)
+    stacks = []
+    stack = batched.stack
+    monkeypatch.setattr(batched, "stack", lambda modules: stacks.append(stack(modules)) or stacks[-1])
+    log = batched._log
+
+    def log_then_poison(folders, it, *a):
+        log(folders, it, *a)
+        if it == 4:  # run 1's discriminator weights go NaN, as a diverging run's would
+            with torch.no_grad():
+                stacks[1].weights[0][1].fill_(float("nan"))
+
+    monkeypatch.setattr(batched, "_log", log_then_poison)
+    folders = train_batched(batch_configs(tmp_path / "nan", checkpoint_every=3), progress=False)
+    assert "1 of 3 runs failed (NaN/Inf)" in capsys.readouterr().err
+    st = status.read_status(folders[1])
+    assert st["state"] == "failed" and not st["resumable"] and st["checkpoint_iteration"] == 3
+    assert "NaN/Inf by iteration 6" in st["reason"]
+    assert not (folders[1] / "generator.pt").exists()
+    assert [it for it, _ in checkpoints.list_checkpoints(folders[1])] == [3]  # no checkpoint holds the NaN
+    assert max(m["iteration"] for m in metrics(folders[1])) == 4
+    for r in (0, 2):  # the runs beside it never saw it
+        assert status.read_status(folders[r])["state"] == "finished"
+        wa, wb = weights(clean[r]), weights(folders[r])
+        assert all(torch.equal(wa[k], wb[k]) for k in wa)
