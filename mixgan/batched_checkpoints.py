@@ -11,15 +11,13 @@ Layouts: a stacked MLP (``mixgan/stacked.py``) has parameters ``weights[0..L-1]`
 then ``biases[0..L-1]`` ([R, 1, out]); the single module has ``weight`` ([out, in]) and ``bias``
 ([out]) per layer, in layer order.
 """
-import signal
-import threading
 from pathlib import Path
 
 import torch
 
 from mixgan import checkpoints, status
 from mixgan.errors import RunInterrupted, UsageError
-from mixgan.run_guard import EXIT_CODES, remove_temporary_files, trim_metrics
+from mixgan.run_guard import EXIT_CODES, StopOnSignal, remove_temporary_files, trim_metrics
 
 
 def _slots(stacked):
@@ -116,7 +114,7 @@ def restore_runs(ckpts, gens, fixed_z, fixed_real, losses):
     return ckpts[0]["iteration"], ckpts[0]["window"], ckpts[0]["elapsed_s"]
 
 
-class BatchGuard:
+class BatchGuard(StopOnSignal):
     """What ``RunGuard`` (``mixgan/run_guard.py``) does for one run, for the runs of a batch:
     holds every run's lock, keeps every ``status.json`` current, and turns Ctrl-C / SIGTERM into
     "finish this iteration, checkpoint every run, mark them interrupted, stop". Used as a
@@ -126,8 +124,6 @@ class BatchGuard:
     def __init__(self, folders, configs):
         self.folders, self.configs = [Path(f) for f in folders], configs
         self.locks = [status.RunLock(run) for run in self.folders]
-        self.stop_signal = None
-        self.saved_handlers = {}
         self.iteration = self.checkpoint_iteration = 0
         self.started = False
         self.failed = {}  # run index -> reason, for runs whose numbers went NaN/Inf
@@ -151,14 +147,7 @@ class BatchGuard:
             status.write_status(run, "running", f"resumed in a batch from iteration {done}" if resuming
                                 else "started in a batch", done)
         self.started = True
-        if threading.current_thread() is threading.main_thread():
-            for sig in EXIT_CODES:
-                self.saved_handlers[sig] = signal.signal(sig, self._on_signal)
-
-    def _on_signal(self, signum, frame):
-        if self.stop_signal is not None:
-            raise KeyboardInterrupt  # asked twice: stop at once, the last checkpoints stay
-        self.stop_signal = signal.Signals(signum)
+        self.catch_signals()
 
     def _live(self):
         return [run for r, run in enumerate(self.folders) if r not in self.failed]
@@ -206,9 +195,7 @@ class BatchGuard:
                     except OSError:
                         pass  # the disk that refused the run's files may refuse this too; the lock tells the rest
         finally:
-            for sig, handler in self.saved_handlers.items():
-                signal.signal(sig, handler)
-            self.saved_handlers = {}
+            self.restore_signals()
             self._release()
         return False
 

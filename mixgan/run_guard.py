@@ -62,14 +62,37 @@ def records_failure(train_fn):
     return wrapper
 
 
-class RunGuard:
+class StopOnSignal:
+    """Ctrl-C / SIGTERM set ``stop_signal`` (the loop then checkpoints and stops at the end of
+    the iteration); a second one stops at once. Handlers are set only from the main thread
+    (Python allows no other) and given back by ``restore_signals``."""
+
+    stop_signal = None
+
+    def catch_signals(self):
+        self.saved_handlers = {}
+        if threading.current_thread() is not threading.main_thread():
+            return  # the caller handles signals
+        for sig in EXIT_CODES:
+            self.saved_handlers[sig] = signal.signal(sig, self.on_signal)
+
+    def on_signal(self, signum, frame):
+        if self.stop_signal is not None:
+            raise KeyboardInterrupt  # asked twice: stop at once, the last checkpoint stays
+        self.stop_signal = signal.Signals(signum)
+
+    def restore_signals(self):
+        for sig, handler in getattr(self, "saved_handlers", {}).items():
+            signal.signal(sig, handler)
+        self.saved_handlers = {}
+
+
+class RunGuard(StopOnSignal):
     def __init__(self, run, config, **parts):
         """``parts``: G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums, as the loop holds them."""
         self.run, self.config, self.parts = Path(run), config, parts
         self.snapshot_at = set(config.snapshot_iterations)
         self.lock = status.RunLock(run)
-        self.stop_signal = None
-        self.saved_handlers = {}
         self.checkpoint_iteration = 0
         self.iteration = 0
         self.started = False  # from here on, an escaping exception is recorded in status.json
@@ -99,17 +122,6 @@ class RunGuard:
         self.started = True
         self.catch_signals()
         return self.checkpoint_iteration + 1, window, start
-
-    def catch_signals(self):
-        if threading.current_thread() is not threading.main_thread():
-            return  # signal handlers can only be set from the main thread; the caller handles them
-        for sig in EXIT_CODES:
-            self.saved_handlers[sig] = signal.signal(sig, self.on_signal)
-
-    def on_signal(self, signum, frame):
-        if self.stop_signal is not None:
-            raise KeyboardInterrupt  # asked twice: stop at once, the last checkpoint stays
-        self.stop_signal = signal.Signals(signum)
 
     # --- every iteration -----------------------------------------------------------------
     def watch(self, it, d_loss, g_loss):
@@ -195,9 +207,7 @@ class RunGuard:
         return None
 
     def close(self):
-        for sig, handler in self.saved_handlers.items():
-            signal.signal(sig, handler)
-        self.saved_handlers = {}
+        self.restore_signals()
         self.lock.release()
 
 
