@@ -206,7 +206,7 @@ def resume_sweep(args):
             failed.append(run)
             continue
         found = checkpoints.list_checkpoints(run)
-        todo.append((load_run_config(run), run, found[0][0] if found else 0))
+        todo.append((config, run, found[0][0] if found else 0))
     finished = len(planned) - len(todo) - len(new) - len(failed)
     print(f"sweep: {finished} of {len(planned)} runs finished; resuming {len(todo)}, starting {len(new)}")
     if args.dry_run:
@@ -225,8 +225,7 @@ def resume_sweep(args):
                 else:
                     resume(by_id[id(batch[0])], progress=progress)
     except RunInterrupted as e:
-        raise RunInterrupted(f"{e.message.split('; resume')[0]}; resume with: mixgan sweep --resume {folder}",
-                             e.exit_code)
+        raise _resume_the_sweep(e, folder)
     if new:
         train_sweep(plan_batches(new, plan.get("max_runs"), memory_budget(resolve_device(new[0].device))),
                     progress=progress, sweep=folder)
@@ -259,7 +258,12 @@ def train_sweep(batches, progress=True, sweep=None):
     except RunInterrupted as e:
         if sweep is None:
             raise
-        raise RunInterrupted(f"{e.message.split('; resume')[0]}; resume with: mixgan sweep --resume {sweep}",
-                             e.exit_code)
+        raise _resume_the_sweep(e, sweep)
     return folders
+
+
+def _resume_the_sweep(stop, folder):
+    """A run's or batch's interruption, with the command that finishes the whole sweep."""
+    return RunInterrupted(f"{stop.message.split('; resume')[0]}; resume with: mixgan sweep --resume {folder}",
+                          stop.exit_code)
 
