@@ -289,7 +289,7 @@ def _train(configs, folders, guard, device, datas, objective, progress, cuda_gra
         guard.checkpointed(it)
 
     for it in range(first, c0.iterations + 1):
-        step(it)
+        step()
         window += 1
         logged = it % c0.log_every == 0 or it == c0.iterations
         checkpointed = guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it == c0.iterations

@@ -53,7 +53,7 @@ class Stepper:
         self.captured, self.note = None, None
         self.calls = 0  # counted here, not taken from the iteration number: a resumed batch starts late
 
-    def __call__(self, it):
+    def __call__(self):
         self.calls += 1
         if not self.graph:
             return self.iteration()

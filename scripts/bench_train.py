@@ -28,12 +28,17 @@ from mixgan.config import make_config
 from mixgan.train import train
 
 
+def figure5_config(objective, n, device, out):
+    """The paper's configuration for ``n`` iterations, with its one snapshot at iteration 1."""
+    return make_config(dict(preset="figure5", objective=objective, data="ring", iterations=n,
+                            snapshots=(1,), log_every=n, device=device, out=out))
+
+
 def mixgan_ms_per_iteration(objective, device, short, long):
     times = {}
     with tempfile.TemporaryDirectory() as out:
         for n in (short, long):
-            c = make_config(dict(preset="figure5", objective=objective, data="ring", iterations=n,
-                                 snapshots=(1,), log_every=n, device=device, out=out))
+            c = figure5_config(objective, n, device, out)
             t = time.perf_counter()
             train(c, progress=False)
             times[n] = time.perf_counter() - t
@@ -97,8 +102,7 @@ def breakdown(objective, device, iterations):
 
     def self_ms(n):
         with tempfile.TemporaryDirectory() as out:
-            c = make_config(dict(preset="figure5", objective=objective, data="ring", iterations=n,
-                                 snapshots=(1,), log_every=n, device=device, out=out))
+            c = figure5_config(objective, n, device, out)
             with profile(activities=[ProfilerActivity.CPU]) as prof:
                 train(c, progress=False)
         times = {e.key: e.self_cpu_time_total / 1e3 for e in prof.key_averages()}

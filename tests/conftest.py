@@ -26,3 +26,22 @@ def tiny_config(**overrides):
     base = dict(iterations=12, width=16, depth=2, batch_size=32, snapshot_size=64, log_every=4, seed=3)
     base.update(overrides)
     return TrainConfig(**base)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test; the caller's setting is put back after it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def assert_refused(capsys, argv, words, out):
+    """``mixgan argv`` exits 2 with one line on stderr holding ``words``, no traceback, and
+    ``out`` (the folder runs would go to) never made."""
+    from mixgan.cli import main
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
