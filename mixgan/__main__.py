@@ -1,3 +1,4 @@
-from mixgan.cli import main
+"""``python -m mixgan``: the command line."""
+from mixgan.commands.main import main
 
 raise SystemExit(main())

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixgan.errors import UsageError
-from mixgan.image_data import is_image_dataset
 
 PAPER_SNAPSHOTS = (10, 100, 1000, 10000, 20000)
 
@@ -120,11 +119,39 @@ PRESETS["wgan-gp-toy"] = dict(objective="wgan-gp", gp_weight=0.1, d_steps=5, bat
                               lr=1e-4, beta1=0.5, beta2=0.9)
 
 
+# Labels of training settings that are not objectives of their own: an objective with other
+# options (the usual non-saturating baselines; the demo's ERM uses the saturating loss).
+# ``compare`` and the summary tables name runs by these. Adding a baseline is one entry.
+VARIANTS = {
+    "standard-ns": dict(objective="standard", g_loss="nonsaturating"),
+    "mixup-ns": dict(objective="mixup", g_loss="nonsaturating"),
+}
+
+
+def label_overrides(label):
+    """Config overrides for one label (an objective or a variant), or UsageError naming the valid ones."""
+    from mixgan.objectives import OBJECTIVES
+    if label in OBJECTIVES:
+        return {"objective": label}
+    if label in VARIANTS:
+        return dict(VARIANTS[label])
+    raise UsageError(f"unknown objective {label!r}; choose from: {', '.join([*OBJECTIVES, *VARIANTS])}")
+
+
+def config_label(config):
+    """The label of a run's config (a dict): the variant it matches, else its objective's name."""
+    for label, overrides in VARIANTS.items():
+        if all(config.get(k) == v for k, v in overrides.items()):
+            return label
+    return config["objective"]
+
+
 def choices(kind):
     """Valid names for a field with ``choices`` metadata (imported late: registries live beside what they register)."""
     from mixgan import data, objectives
     return {
         "objectives": list(objectives.OBJECTIVES),
+        "labels": [*objectives.OBJECTIVES, *VARIANTS],
         "datasets": data.dataset_names(),
         "lambda_dists": list(objectives.LAMBDA_DISTRIBUTIONS),
         "pairings": list(objectives.PAIRINGS),
@@ -152,6 +179,9 @@ def _check_type(name, value):
         raise UsageError(f"{name} must be {getattr(expected, '__name__', 'a number')}, got {value!r}")
 
 
+MAX_FRAMES = 100_000  # beyond this the frames folder, not the run, would be the experiment
+MAX_LANDSCAPE = 1024  # a million D evaluations per picture is already far more than a heat map shows
+
 # Sizes past which a run would exhaust memory or never end; refused before anything is allocated.
 LIMITS = dict(iterations=10**9, d_steps=1000, batch_size=1 << 20, width=1 << 14, depth=64, z_dim=1 << 14,
               snapshot_size=1 << 20, log_every=10**9)
@@ -159,6 +189,7 @@ LIMITS = dict(iterations=10**9, d_steps=1000, batch_size=1 << 20, width=1 << 14,
 
 def check(c):
     """Raise UsageError with one line for the first invalid option."""
+    from mixgan.data import is_image_dataset
     for name in FIELDS:
         _check_type(name, getattr(c, name))
     for name in ("objective", "data", "lambda_dist", "pairing", "g_loss", "device", "preset"):
@@ -192,7 +223,6 @@ def check(c):
             raise UsageError(f"snapshot iteration {bad[0]} is outside 1..{c.iterations} (the run's iterations)")
         if not c.snapshots:
             raise UsageError("snapshots must name at least one iteration")
-    # Baseline stabilisers (issue 8).
     for name in ("gp_weight", "r1", "r2"):
         if not math.isfinite(getattr(c, name)) or getattr(c, name) < 0:
             raise UsageError(f"{name} must be a finite number >= 0, got {getattr(c, name)}")
@@ -200,18 +230,21 @@ def check(c):
         raise UsageError(f"mixup_layer applies to objective mixup only, got objective {c.objective!r}")
     if not 0 <= c.mixup_layer <= c.depth:
         raise UsageError(f"mixup_layer must be in 0..{c.depth} (D's hidden layers, = depth), got {c.mixup_layer}")
-    # Frames and landscapes (issue 3: figures).
-    from mixgan.frames import check_frame_options
-    check_frame_options(c)
-    # Checkpoints and resume (issue 7).
+    if not 0 <= c.frames <= MAX_FRAMES:
+        raise UsageError(f"frames must be in 0..{MAX_FRAMES} (0 = none), got {c.frames}")
+    if c.frames == 1:
+        raise UsageError("frames must be 0 (none) or at least 2 (the first and the last iteration)")
+    if c.landscape != 0 and not 2 <= c.landscape <= MAX_LANDSCAPE:
+        raise UsageError(f"landscape must be 0 (none) or a grid size in 2..{MAX_LANDSCAPE}, got {c.landscape}")
     if not 1 <= c.checkpoint_every <= 10**9:
         raise UsageError(f"checkpoint_every must be in 1..{10**9}, got {c.checkpoint_every}")
-    check_image_options(c)  # image data (issue 5)
+    check_image_options(c)
 
 
 def check_image_options(c):
     """image_size is a resolution the convolutional models support, and only for image data."""
-    from mixgan.conv_models import SUPPORTED_RESOLUTIONS
+    from mixgan.data import is_image_dataset
+    from mixgan.nets import SUPPORTED_RESOLUTIONS
     if c.landscape and is_image_dataset(c.data):
         raise UsageError("landscape (D's map over the plane) applies to 2D data only, not to image data")
     if c.image_size is not None:
@@ -227,7 +260,7 @@ def read_config_file(path):
     p = Path(path)
     try:
         text = p.read_text()
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path (issue 7)
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
         raise UsageError(f"cannot read config file {path}: {getattr(e, 'strerror', None) or e}")
     try:
         values = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
@@ -261,3 +294,25 @@ def make_config(overrides=None, config_file=None):
     if isinstance(merged.get("snapshots"), list):
         merged["snapshots"] = tuple(merged["snapshots"])
     return TrainConfig(**merged)
+
+
+def read_run_config(run):
+    """The options a run folder was made with, as the dict in its ``config.json`` (runs made by
+    older versions may lack newer fields); one-line UsageError when there is none or it is damaged."""
+    if "\x00" in str(run):  # the OS cannot even look such a path up
+        raise UsageError(f"no run folder at {str(run)!r}")
+    path = Path(run) / "config.json"
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{run} is not a mixgan run folder (it has no config.json)")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}")
+    if not isinstance(values, dict) or not {"data", "objective", "seed"} <= set(values):
+        raise UsageError(f"{path} is damaged: expected a table of options")
+    return values
+
+
+def load_run_config(run):
+    """The TrainConfig a run folder was made with (validated like any other)."""
+    return make_config(read_run_config(run))

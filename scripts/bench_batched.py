@@ -29,9 +29,9 @@ import torch
 from demo_loop import demo_iteration  # scripts/demo_loop.py
 from iteration_shapes import iteration_flops, iteration_matmuls  # scripts/iteration_shapes.py
 
-from mixgan.batched import train_batched
+from mixgan.training.batched import train_batched
 from mixgan.config import make_config
-from mixgan.train import train
+from mixgan.training import train
 
 
 def config(width, iterations, seed, device, out, **extra):

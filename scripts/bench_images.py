@@ -19,10 +19,10 @@ import tempfile
 
 import torch
 
-from mixgan import runs
+from mixgan.runs import folders
 from mixgan.config import make_config
 from mixgan.objectives import OBJECTIVES
-from mixgan.train import resolve_device, train
+from mixgan.training import resolve_device, train
 
 
 def iterations_per_second(overrides, warmup, timed):
@@ -33,7 +33,7 @@ def iterations_per_second(overrides, warmup, timed):
         n = warmup + timed + 1
         c = make_config({**overrides, "iterations": n, "snapshots": (n,), "log_every": 1, "snapshot_size": 64,
                          "out": out})
-        lines = {line["iteration"]: line["elapsed_s"] for line in runs.read_jsonl(train(c, progress=False)
+        lines = {line["iteration"]: line["elapsed_s"] for line in folders.read_jsonl(train(c, progress=False)
                                                                                  / "metrics.jsonl")}
         return timed / (lines[warmup + timed] - lines[warmup]), c
 

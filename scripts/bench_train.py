@@ -25,7 +25,7 @@ from demo_loop import demo_iteration  # scripts/demo_loop.py
 from iteration_shapes import iteration_matmuls  # scripts/iteration_shapes.py
 
 from mixgan.config import make_config
-from mixgan.train import train
+from mixgan.training import train
 
 
 def figure5_config(objective, n, device, out):

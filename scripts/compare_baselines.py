@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mixgan import metrics, runs
+from mixgan.evaluation import toy_metrics as metrics
+from mixgan.runs import folders
 from mixgan.config import make_config
 from mixgan.errors import UsageError
-from mixgan.train import train
+from mixgan.training import train
 from toy_data import DATASETS
 
 # variant -> options on top of the shared ones. Settings not named here are mixgan's
@@ -127,7 +128,7 @@ def main(argv=None):
                                         seconds=round(seconds, 2), metrics=score(run, data, seed)))
                     print(f"{data} {name} s{seed}: {seconds:.1f}s", file=sys.stderr, flush=True)
         summary = dict(settings={**shared, "seeds": seeds, "threads": args.threads}, results=results)
-        runs.atomic_write_json(out / f"results-{'-'.join(datasets)}.json", summary)
+        folders.atomic_write_json(out / f"results-{'-'.join(datasets)}.json", summary)
     except (UsageError, ValueError) as e:
         print(f"compare_baselines: error: {e}", file=sys.stderr)
         return 2

@@ -5,8 +5,8 @@ separate G passes, the generator step running D on a real+fake batch, torch's de
 import torch
 import torch.nn.functional as F
 
-from mixgan.data import make_data
-from mixgan.models import MLPDiscriminator, MLPGenerator
+from mixgan.data.registry import make_data
+from mixgan.nets.mlp import MLPDiscriminator, MLPGenerator
 
 
 def demo_iteration(objective, device, data_name="ring", alpha=0.2, B=128, width=512):

@@ -40,7 +40,7 @@ def one_thread():
 def assert_refused(capsys, argv, words, out):
     """``mixgan argv`` exits 2 with one line on stderr holding ``words``, no traceback, and
     ``out`` (the folder runs would go to) never made."""
-    from mixgan.cli import main
+    from mixgan.commands.main import main
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err

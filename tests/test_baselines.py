@@ -5,13 +5,13 @@ import torch.nn.functional as F
 
 from conftest import tiny_config
 from mixgan import objectives
-from mixgan.baselines import (HingeObjective, LSGANObjective, ManifoldMixup, Penalised, WGANGPObjective,
-                              with_options)
-from mixgan.conv_models import ConvDiscriminator
+from mixgan.objectives import with_options
+from mixgan.objectives.baselines import HingeObjective, LSGANObjective, ManifoldMixup, Penalised, WGANGPObjective
+from mixgan.nets.conv import ConvDiscriminator
 from mixgan.errors import UsageError
-from mixgan.models import MLPDiscriminator
-from mixgan.objectives import MixupObjective
-from mixgan.penalties import r1, r2
+from mixgan.nets.mlp import MLPDiscriminator
+from mixgan.objectives.core import MixupObjective
+from mixgan.objectives.penalties import r1, r2
 
 
 def points(logits):
@@ -143,7 +143,7 @@ def test_manifold_mixup_mixes_hidden_features_by_hand():
                                           ("standard", dict(r1=1.0, r2=1.0))])
 def test_every_objective_trains_a_conv_discriminator(name, options):
     """A few optimiser steps of a spectrally normalised conv D on 8x8 images change D and stay finite."""
-    from mixgan.spectral import spectral_norm_layers
+    from mixgan.nets.spectral import spectral_norm_layers
     torch.manual_seed(0)
     D = spectral_norm_layers(ConvDiscriminator(channels=1, resolution=8, width=4))
     before = [p.detach().clone() for p in D.parameters()]

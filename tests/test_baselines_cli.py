@@ -5,7 +5,7 @@ import pytest
 
 from conftest import assert_refused
 
-from mixgan.cli import main
+from mixgan.commands.main import main
 from mixgan.config import make_config
 
 TINY = ["--iterations", "3", "--width", "8", "--depth", "2", "--batch-size", "16", "--snapshot-size", "32",
@@ -74,7 +74,7 @@ def test_flag_in_a_config_file_must_be_boolean(tmp_path, capsys):
 
 def test_too_deep_mixup_layer_for_conv_nets_writes_nothing(tmp_path, capsys):
     """The conv D's depth is known only once it is built: still one line, exit 2, no run folder."""
-    from mixgan.cli import main
+    from mixgan.commands.main import main
     out = tmp_path / "runs"
     assert main(["train", "--data", "digits", "--objective", "mixup", "--mixup-layer", "3", "--iterations", "2",
                  "--width", "8", "--out", str(out), "--no-progress"]) == 2

@@ -8,11 +8,12 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import tiny_config
 from mixgan import objectives
-from mixgan.batched import BATCHED_OBJECTIVES, batch_key, check_batch, train_batched
+from mixgan.objectives import core
+from mixgan.training.batched import BATCHED_OBJECTIVES, batch_key, check_batch, train_batched
 from mixgan.errors import UsageError
-from mixgan.models import MLPDiscriminator, MLPGenerator
-from mixgan.stacked import stack, unstack
-from mixgan.train import train
+from mixgan.nets.mlp import MLPDiscriminator, MLPGenerator
+from mixgan.nets.stacked import stack, unstack
+from mixgan.training import train
 
 BATCHES = {
     # Runs differing in seed, dataset, α and λ distribution, for each shape of objective.
@@ -73,7 +74,7 @@ def test_runs_in_a_batch_differ_and_do_not_leak(tmp_path):
 def test_lambda_per_run_draws_equal_single_draws(alphas, dist, seed):
     """Stacked per-run draws with per-run α give each run's own λ (up to the last bit or so: the
     vectorised and scalar tails of elementwise kernels may round differently)."""
-    draw, transform = objectives.LAMBDA_DRAWS[dist]
+    draw, transform = core.LAMBDA_DRAWS[dist]
     gens = [torch.Generator().manual_seed(seed + r) for r in range(len(alphas))]
     stacked = [torch.stack(p) for p in zip(*(draw((40,), g, "cpu") for g in gens))]
     lam = transform(stacked, torch.tensor([[a] for a in alphas], dtype=torch.float64))
@@ -124,11 +125,14 @@ def test_cuda_graph_on_cpu_is_a_usage_error(tmp_path):
 
 
 def test_fast_path_choices_on_the_cpu():
-    from mixgan import fast_path
+    from mixgan.training import cuda_graph as fast_path
     cpu = torch.device("cpu")
     assert fast_path.want_graph(None, cpu) is False and fast_path.want_graph(False, cpu) is False
-    assert fast_path.adam_options(cpu, False) == {"fused": True}
-    assert fast_path.adam_options(torch.device("cuda"), True) == {"fused": True, "capturable": True}
+    from mixgan.training.setup import adam_options
+    c = tiny_config()
+    assert adam_options(c, cpu) == {"lr": c.lr, "betas": (c.beta1, c.beta2), "fused": True}
+    assert adam_options(c, torch.device("cuda"), graph=True)["capturable"] is True
+    assert "capturable" not in adam_options(c, torch.device("cuda"), graph=False)
     calls = []
     step = fast_path.Stepper(lambda: calls.append(1), False, [], cpu)
     for _ in range(5):
@@ -140,8 +144,8 @@ def test_shuffle_permutations_are_the_same_row_by_row_and_alone():
     """A run's shuffle must not depend on the batch around it, ties in the keys included."""
     g = torch.Generator().manual_seed(5)
     keys = torch.randint(0, 6, (8, 40), generator=g).float() / 8  # many ties per row
-    rows = objectives.argsort_rows(keys)
+    rows = core.argsort_rows(keys)
     for r in range(keys.shape[0]):
-        assert torch.equal(rows[r], objectives.argsort_rows(keys[r]))
+        assert torch.equal(rows[r], core.argsort_rows(keys[r]))
         assert torch.equal(keys[r][rows[r]], keys[r].sort().values)
 

@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from mixgan import batched, checkpoints, status
-from mixgan.batched import train_batched
-from mixgan.cli import main
+from mixgan.training import batched
+from mixgan.runs import checkpoints
+from mixgan.runs import status
+from mixgan.training.batched import train_batched
+from mixgan.commands.main import main
 from mixgan.errors import RunInterrupted
-from mixgan.resume import resume
+from mixgan.training.resume import resume
 
 
 def batch_configs(out, **kw):
@@ -55,7 +57,7 @@ def test_every_run_of_a_batch_is_checkpointed_like_a_single_run(tmp_path):
     # The checkpoint of a run in a batch is the one that run writes alone (floats to rounding).
     alone = tiny_config(out=str(tmp_path / "a"), seed=0, data="ring", iterations=12, checkpoint_every=4,
                         snapshots=(6, 12), objective="mixup", pairing="shuffled", lambda_dist="uniform")
-    from mixgan.train import train
+    from mixgan.training import train
     single = train(alone, progress=False)
     a, b = (checkpoints.load(checkpoints.path_for(r, 8)) for r in (single, folders[0]))
     assert a["rng"]["streams"].keys() == b["rng"]["streams"].keys()
@@ -126,8 +128,8 @@ def test_sweep_resume_finishes_a_stopped_sweep(tmp_path, monkeypatch, capsys):
         wa, wb = weights(a), weights(b)
         assert all(torch.equal(wa[k], wb[k]) for k in wa)
         assert status.read_status(b)["state"] == "finished"
-    assert json.loads((sweep / "summary.json").read_text())["settings"] == \
-        json.loads((tmp_path / "whole" / "00000-sweep" / "summary.json").read_text())["settings"]
+    assert json.loads((sweep / "summary.json").read_text())["rows"] == \
+        json.loads((tmp_path / "whole" / "00000-sweep" / "summary.json").read_text())["rows"]
     # A finished sweep resumes to nothing and says so.
     assert main(["sweep", "--resume", str(sweep), "--no-progress"]) == 0
     assert "4 of 4 runs finished; resuming 0, starting 0" in capsys.readouterr().out
@@ -193,7 +195,7 @@ def test_sweep_resume_leaves_a_failed_run_alone_and_out_of_the_summary(tmp_path,
     assert f"run {bad} failed" in err and "left as it is" in err and "leaves out 1 unfinished or failed run" in err
     assert status.read_status(bad)["state"] == "failed"
     summary = json.loads((sweep / "summary.json").read_text())
-    assert [r["run"] for r in summary["runs"]] == [str(good)]
+    assert list(summary["meta"]["runs"].values()) == [str(good)]
 
 
 def test_a_run_that_goes_nan_is_marked_failed_and_the_others_finish_untouched(tmp_path, monkeypatch, capsys):

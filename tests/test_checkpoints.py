@@ -9,13 +9,15 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from mixgan import checkpoints, objectives, status
-from mixgan.cli import main
+from mixgan.runs import checkpoints
+from mixgan import objectives
+from mixgan.runs import status
+from mixgan.commands.main import main
 from mixgan.errors import RunFailed, UsageError
-from mixgan.resume import resume
-from mixgan.run_guard import trim_metrics
-from mixgan.runs import atomic_write_text, read_jsonl
-from mixgan.train import train
+from mixgan.training.resume import resume
+from mixgan.runs.folders import trim_metrics
+from mixgan.runs.folders import atomic_write_text, read_jsonl
+from mixgan.training import train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

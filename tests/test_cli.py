@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import assert_refused
-from mixgan.cli import main
+from mixgan.commands.main import main
 
 TINY = ["--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32", "--no-progress"]
 
@@ -101,7 +101,7 @@ def test_bad_input_via_subprocess_has_no_traceback(tmp_path):
 def test_run_files_get_the_usual_permissions(tmp_path):
     """Atomic writes go through a private temporary file; the result must still be readable by others."""
     from conftest import tiny_config
-    from mixgan.train import train
+    from mixgan.training import train
     run = train(tiny_config(out=str(tmp_path), iterations=2), progress=False)
     umask = os.umask(0)
     os.umask(umask)

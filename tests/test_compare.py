@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from mixgan import compare, runs
-from mixgan.cli import main
+from mixgan.evaluation.tables import collect_records
+from mixgan.experiments import compare
+from mixgan.runs import folders
+from mixgan.commands.main import main
 from mixgan.errors import UsageError
 
 TINY = ["--iterations", "6", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "48",
@@ -27,7 +29,7 @@ def test_compare_trains_reuses_and_retabulates(tmp_path, capsys):
     configs = [json.loads((out / n / "config.json").read_text()) for n in trained]
     assert sorted(c["g_loss"] for c in configs) == ["nonsaturating"] * 2 + ["saturating"] * 2
 
-    for name in ("table-ring.md", "table-ring.csv", "table-ring.json", "comparison.json", "plot-ring.png"):
+    for name in ("table-ring.md", "table-ring.csv", "table-ring.json", "summary.json", "plot-ring.png"):
         assert (first / name).stat().st_size > 100
     rows = list(csv.DictReader((first / "table-ring.csv").open()))
     assert {r["label"] for r in rows} == {"standard", "standard-ns"}
@@ -41,7 +43,7 @@ def test_compare_trains_reuses_and_retabulates(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir() if not p.name.endswith("-compare")) == trained
     assert main(["compare", "--from", str(out), "--no-progress"]) == 0
     third = comparison_folders(out)[-1]
-    rows_of = lambda f: json.loads((f / "comparison.json").read_text())["rows"]
+    rows_of = lambda f: json.loads((f / "summary.json").read_text())["rows"]
     assert rows_of(third) == rows_of(first)
 
 
@@ -50,9 +52,9 @@ def test_from_fills_in_sample_metrics_of_old_runs(tmp_path):
     assert main(["compare", "--objectives", "mixup", "--data", "grid", "--seeds", "1", "--out", str(out)] + TINY) == 0
     run = next(p for p in out.iterdir() if p.name.endswith("-s0"))
     # A run recorded before snapshot metrics existed: only loss records.
-    lines = [l for l in runs.read_jsonl(run / "metrics.jsonl") if "kind" not in l]
+    lines = [l for l in folders.read_jsonl(run / "metrics.jsonl") if "kind" not in l]
     (run / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
-    records = compare.collect_records({("grid", "mixup", 0): run})[("grid", "mixup", 0)]
+    records = collect_records({("grid", "mixup", 0): run})[("grid", "mixup", 0)]
     assert sorted(records) == [2, 6]
     assert "modes_covered" in records[6] and "grad_norm_real" not in records[6]
     # A corrupt metrics.jsonl is a one-line error, and the run is left as it was.
@@ -64,8 +66,9 @@ def test_from_fills_in_sample_metrics_of_old_runs(tmp_path):
 def test_plan_labels_and_protocol_sample_count(monkeypatch, tmp_path):
     seen = {}
 
-    def capture(plan, jobs, log):
-        seen.update(plan)
+    def capture(configs, jobs, log):
+        from mixgan.evaluation.tables import run_key
+        seen.update({run_key(c.to_dict()): c for c in configs})
         raise UsageError("stop here")
 
     monkeypatch.setattr(compare, "train_or_reuse", capture)
@@ -108,22 +111,22 @@ def test_from_refuses_training_options_and_mixed_settings(tmp_path, capsys):
 
 def test_compare_from_names_and_skips_unfinished_runs(tmp_path, capsys):
     """An interrupted run is reported on stderr and left out of the tables, never averaged in part."""
-    from mixgan import status
-    from mixgan.cli import main as cli_main
+    from mixgan.runs import status
+    from mixgan.commands.main import main as cli_main
     from conftest import tiny_config
-    from mixgan.train import train
+    from mixgan.training import train
     done = [train(tiny_config(out=str(tmp_path), objective="standard", data="ring", seed=s), progress=False)
             for s in (0, 1)]
     status.write_status(done[1], "interrupted", reason="stopped by SIGINT")
     assert cli_main(["compare", "--from", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "skipping unfinished run" in captured.err and done[1].name in captured.err
-    table = next(tmp_path.glob("*-compare")) / "comparison.json"
+    table = next(tmp_path.glob("*-compare")) / "summary.json"
     assert table.exists()
 
 
 def test_compare_tabulates_the_baseline_objectives(tmp_path, capsys):
-    from mixgan.cli import main as cli_main
+    from mixgan.commands.main import main as cli_main
     assert cli_main(["compare", "--objectives", "wgan-gp,hinge,lsgan", "--data", "ring", "--seeds", "1",
                      "--out", str(tmp_path), *TINY]) == 0
     table = (next(tmp_path.glob("*-compare")) / "table-ring.md").read_text()
@@ -132,7 +135,7 @@ def test_compare_tabulates_the_baseline_objectives(tmp_path, capsys):
 
 
 def test_compare_tabulates_image_runs_with_the_classifier_metrics(tmp_path, capsys):
-    from mixgan.cli import main as cli_main
+    from mixgan.commands.main import main as cli_main
     assert cli_main(["compare", "--objectives", "standard,mixup", "--data", "digits", "--seeds", "1",
                      "--iterations", "2", "--batch-size", "16", "--snapshot-size", "64", "--width", "8",
                      "--out", str(tmp_path), "--no-progress"]) == 0

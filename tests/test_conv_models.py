@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from mixgan.conv_models import SUPPORTED_RESOLUTIONS, ConvDiscriminator, ConvGenerator
+from mixgan.nets.conv import SUPPORTED_RESOLUTIONS, ConvDiscriminator, ConvGenerator
 from mixgan.errors import UsageError
 
 
@@ -51,7 +51,7 @@ def test_discriminator_is_per_example_and_supports_gradient_penalty():
 
 
 def test_one_training_step_on_digits():
-    from mixgan.image_data import load_image_data
+    from mixgan.data.images import load_image_data
 
     data = load_image_data("digits")
     gen = torch.Generator().manual_seed(0)

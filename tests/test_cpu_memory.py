@@ -5,13 +5,13 @@ import sys
 
 import pytest
 
-from mixgan import cpu_memory
+from mixgan.training import cpu_memory
 
 # What a training step does to memory: hold a few 2 MiB tensors (activations), free them all,
 # again and again. Prints the page faults taken over 50 such steps.
 PROBE = """
 import ctypes, resource, sys, torch
-from mixgan import cpu_memory
+from mixgan.training import cpu_memory
 if sys.argv[1] == "on":
     assert cpu_memory.keep_freed_memory()
 else:  # glibc's starting threshold, held still: its moving threshold depends on what ran before

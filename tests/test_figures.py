@@ -5,21 +5,21 @@ import json
 import imageio.v3 as iio
 import numpy as np
 
-from mixgan import status
+from mixgan.runs import status
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
 from conftest import tiny_config
-from mixgan import figure5 as figure5_module
-from mixgan.animate import animate
-from mixgan.cli import main
+from mixgan.experiments import figure5 as figure5_module
+from mixgan.viz.animate import animate
+from mixgan.commands.main import main
 from mixgan.errors import UsageError
-from mixgan.figures import figure5_figure, figure5_runs, load_run, run_grid_figure
-from mixgan.frames import frame_iterations
-from mixgan.landscape import d_landscape
-from mixgan.plots import frame_limits
-from mixgan.train import train
+from mixgan.viz.figures import figure5_figure, figure5_runs, load_run, run_grid_figure
+from mixgan.runs.snapshots import frame_iterations
+from mixgan.evaluation.landscape import d_landscape
+from mixgan.viz.plots import frame_limits
+from mixgan.training import train
 
 
 # ------------------------------------------------------------------ synthetic runs

@@ -3,9 +3,9 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from mixgan.fused_mlp import StackedMLPFunction, stacked_mlp, use_fused
-from mixgan.models import MLPDiscriminator, MLPGenerator
-from mixgan.stacked import StackedMLP, stack
+from mixgan.nets.fused_mlp import StackedMLPFunction, stacked_mlp, use_fused
+from mixgan.nets.mlp import MLPDiscriminator, MLPGenerator
+from mixgan.nets.stacked import StackedMLP, stack
 
 
 def layered(x, params):

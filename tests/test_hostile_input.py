@@ -16,13 +16,14 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import tiny_config
-from mixgan import runs, status
-from mixgan.cli import main
+from mixgan.runs import folders
+from mixgan.runs import status
+from mixgan.commands.main import main
 from mixgan.config import FIELDS, TrainConfig
 from mixgan.errors import UsageError
-from mixgan.memory import estimate_bytes
-from mixgan.resume import resume
-from mixgan.train import train
+from mixgan.training.memory import estimate_bytes
+from mixgan.training.resume import resume
+from mixgan.training import train
 
 TINY = ["--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16", "--iterations", "6",
         "--log-every", "2", "--checkpoint-every", "2", "--device", "cpu", "--no-progress"]
@@ -152,14 +153,14 @@ def test_a_full_disk_mid_run_fails_cleanly_and_the_run_resumes(tmp_path, capsys,
     out = tmp_path / "runs"
     shutil.copytree(existing[0], out)  # another run beside the one that meets the full disk
     before = fingerprint(out)
-    real, calls = runs.atomic_write_bytes, {"n": 0}
+    real, calls = folders.atomic_write_bytes, {"n": 0}
 
     def filling_up(path, data):
         calls["n"] += 1
         if calls["n"] > 6 and Path(path).name != "status.json":
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, data)
-    monkeypatch.setattr(runs, "atomic_write_bytes", filling_up)
+    monkeypatch.setattr(folders, "atomic_write_bytes", filling_up)
     assert main(["train", *TINY, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "mixgan train --resume" in err and err.count("\n") == 1
@@ -192,11 +193,11 @@ def test_a_tiny_file_size_quota_is_one_line_and_exit_2(tmp_path):
 
 def test_a_failed_metrics_append_leaves_no_half_line(tmp_path, monkeypatch):
     path = tmp_path / "metrics.jsonl"
-    runs.append_jsonl(path, {"iteration": 1})
+    folders.append_jsonl(path, {"iteration": 1})
     real_write = os.write
     monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, data[:5]))  # the disk fills mid-line
     with pytest.raises(OSError, match="No space left"):
-        runs.append_jsonl(path, {"iteration": 2, "d_loss": 0.5})
+        folders.append_jsonl(path, {"iteration": 2, "d_loss": 0.5})
     monkeypatch.undo()
     assert path.read_text() == '{"iteration": 1}\n'
 
@@ -214,7 +215,7 @@ def test_odd_output_folders_and_config_paths_exit_2_or_train(tmp_path, capsys, o
 
 def test_huge_image_runs_are_refused_before_allocating(tmp_path, capsys):
     """The conv nets get their own (generous) estimate: a huge batch on digits is one line, exit 2."""
-    from mixgan.cli import main
+    from mixgan.commands.main import main
     out = tmp_path / "runs"
     assert main(["train", "--data", "digits", "--batch-size", "1000000", "--d-steps", "500", "--out", str(out),
                  "--no-progress"]) == 2

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from mixgan import image_data
+from mixgan.data import images as image_data
 from mixgan.errors import UsageError
-from mixgan.image_data import (
+from mixgan.data.images import (
     IMAGE_DATASETS, ImageData, import_torchvision, is_image_dataset, load_image_data, read_idx,
 )
 

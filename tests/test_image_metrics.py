@@ -8,15 +8,15 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from conftest import tiny_config
-from mixgan import image_classifier
-from mixgan.cli import main
-from mixgan.data import make_data
+from mixgan.evaluation import image_classifier
+from mixgan.commands.main import main
+from mixgan.data.registry import make_data
 from mixgan.errors import UsageError
-from mixgan.fid import FIDUnavailable, fid_unavailable, frechet_inception_distance
-from mixgan.image_metrics import class_histogram, frechet_distance, image_snapshot_metrics, kl_divergence
-from mixgan.image_plots import draw_image_grid, image_grid, nonfinite_count
-from mixgan.plots import plt
-from mixgan.train import train
+from mixgan.evaluation.fid import FIDUnavailable, fid_unavailable, frechet_inception_distance
+from mixgan.evaluation.image_metrics import class_histogram, frechet_distance, image_snapshot_metrics, kl_divergence
+from mixgan.viz.image_plots import draw_image_grid, image_grid, nonfinite_count
+from mixgan.viz.plots import plt
+from mixgan.training import train
 
 
 # ------------------------------------------------------------------ pure functions
@@ -159,7 +159,7 @@ def test_image_metrics_command_on_a_digits_run(digits_cache, capsys):
 
 
 def test_cache_files_are_per_data_set_and_resolution():
-    from mixgan.image_classifier import classifier_path
+    from mixgan.evaluation.image_classifier import classifier_path
     a, b = (classifier_path("o", f"folder:/{p}/cats", (3, 8, 8)) for p in ("x", "y"))
     assert a != b and a.name.startswith("folder-cats-") and a.name.endswith("-3x8.pt")
     assert classifier_path("o", "digits", (1, 16, 16)).as_posix() == "o/classifiers/digits-1x16.pt"

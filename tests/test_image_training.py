@@ -6,15 +6,16 @@ import torch
 from PIL import Image
 
 from conftest import tiny_config
-from mixgan import image_data
-from mixgan.cli import main
+from mixgan.data import images as image_data
+from mixgan.commands.main import main
 from mixgan.config import TrainConfig, make_config
-from mixgan.conv_models import ConvDiscriminator, ConvGenerator
-from mixgan.data import data_label, dataset_names, make_data
+from mixgan.nets.conv import ConvDiscriminator, ConvGenerator
+from mixgan.data.registry import data_label, dataset_names, make_data
 from mixgan.errors import UsageError
-from mixgan.models import MLPDiscriminator
-from mixgan.networks import make_networks
-from mixgan.train import build_models, train
+from mixgan.nets.mlp import MLPDiscriminator
+from mixgan.nets.registry import make_networks
+from mixgan.training import train
+from mixgan.training.setup import build_models
 
 # a few seconds on a shared 2-core CPU: tiny nets, tiny batches, one D step
 TINY_IMAGES = dict(width=4, batch_size=8, d_steps=1, snapshot_size=16, iterations=3, snapshots=(1, 3), log_every=3)

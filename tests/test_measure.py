@@ -9,8 +9,10 @@ import torch
 
 import toy_data
 from conftest import tiny_config
-from mixgan import measure, runs, tables
-from mixgan.train import train
+from mixgan.evaluation import measure
+from mixgan.runs import folders
+from mixgan.evaluation import tables
+from mixgan.training import train
 
 SAMPLE_KEYS = {"energy_distance", "sliced_wasserstein", "knn_precision", "knn_recall", "outside_frame_fraction",
                "floor_energy_distance", "floor_sliced_wasserstein"}
@@ -20,7 +22,7 @@ D_KEYS = {"grad_norm_real", "grad_norm_fake", "grad_norm_interp", "d_nonlinearit
 
 def test_every_snapshot_carries_a_record(tmp_path):
     run = train(tiny_config(out=str(tmp_path), data="ring", snapshots=(1, 5, 12)), progress=False)
-    lines = runs.read_jsonl(run / "metrics.jsonl")
+    lines = folders.read_jsonl(run / "metrics.jsonl")
     snaps = [l for l in lines if l.get("kind") == "snapshot"]
     assert [l["iteration"] for l in snaps] == [1, 5, 12]
     assert [l["iteration"] for l in lines if "kind" not in l] == [4, 8, 12]  # loss records unchanged
@@ -39,7 +41,7 @@ def test_every_snapshot_carries_a_record(tmp_path):
 def test_metrics_do_not_change_training(tmp_path, monkeypatch):
     """Measuring draws from its own stream: the generated points are identical without it."""
     a = train(tiny_config(out=str(tmp_path), data="grid", snapshots=(5, 12)), progress=False)
-    monkeypatch.setattr(importlib.import_module("mixgan.train"), "record_snapshot_metrics", lambda *args: None)
+    monkeypatch.setattr(importlib.import_module("mixgan.training.saving"), "record_snapshot_metrics", lambda *args: None)
     b = train(tiny_config(out=str(tmp_path), data="grid", snapshots=(5, 12)), progress=False)
     fa, fb = (np.load(r / "snapshots" / "iter_000012.npz")["fake"] for r in (a, b))
     assert np.array_equal(fa, fb)

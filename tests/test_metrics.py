@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.stats import wasserstein_distance
 
 import toy_data
-from mixgan import metrics as M
+from mixgan.evaluation import toy_metrics as M
 
 
 def gen(seed=0):

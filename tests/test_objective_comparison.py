@@ -11,10 +11,11 @@ import torch
 
 import toy_data
 from conftest import tiny_config
-from mixgan import measure, metrics
-from mixgan.models import MLPDiscriminator
-from mixgan.objectives import MixupObjective, StandardObjective
-from mixgan.train import train
+from mixgan.evaluation import measure
+from mixgan.evaluation import toy_metrics as metrics
+from mixgan.nets.mlp import MLPDiscriminator
+from mixgan.objectives.core import MixupObjective, StandardObjective
+from mixgan.training import train
 
 
 def train_discriminator(objective, seed, steps=150, width=32, batch=64):

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from scipy import stats
 
-from mixgan.models import MLPDiscriminator
-from mixgan.objectives import (LAMBDA_DISTRIBUTIONS, MixupObjective, StandardObjective, nonsaturating,
+from mixgan.nets.mlp import MLPDiscriminator
+from mixgan.objectives.core import (LAMBDA_DISTRIBUTIONS, MixupObjective, StandardObjective, nonsaturating,
                                pair_shuffled, sample_beta, saturating)
 
 

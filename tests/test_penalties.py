@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from mixgan.conv_models import ConvDiscriminator
-from mixgan.penalties import gradient_penalty, input_gradients, interpolates, r1, r2
+from mixgan.nets.conv import ConvDiscriminator
+from mixgan.objectives.penalties import gradient_penalty, input_gradients, interpolates, r1, r2
 
 
 class Linear(torch.nn.Module):

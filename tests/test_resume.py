@@ -14,12 +14,13 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from mixgan import objectives, status
-from mixgan.cli import main
+from mixgan import objectives
+from mixgan.runs import status
+from mixgan.commands.main import main
 from mixgan.errors import RunInterrupted, UsageError
-from mixgan.resume import resume
-from mixgan.runs import create_run_folder, read_jsonl
-from mixgan.train import train
+from mixgan.training.resume import resume
+from mixgan.runs.folders import create_run_folder, read_jsonl
+from mixgan.training import train
 
 # A small run that still takes a few seconds on one thread: long enough to be killed mid-way.
 SMALL = dict(iterations=400, width=12, depth=2, batch_size=16, d_steps=2, snapshot_size=64, log_every=10,

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from mixgan.conv_models import ConvDiscriminator
-from mixgan.models import MLPDiscriminator
-from mixgan.spectral import spectral_norm_layers
-from mixgan.train import train
+from mixgan.nets.conv import ConvDiscriminator
+from mixgan.nets.mlp import MLPDiscriminator
+from mixgan.nets.spectral import spectral_norm_layers
+from mixgan.training import train
 
 
 def sigma(weight):

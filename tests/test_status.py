@@ -3,12 +3,14 @@ check that compare, figure5 --from, plot and animate make before reading a run."
 import json
 
 import pytest
+
+from mixgan.commands.options import add_allow_unfinished_argument
 import torch
 
 from conftest import tiny_config
-from mixgan import status
+from mixgan.runs import status
 from mixgan.errors import UsageError
-from mixgan.train import train
+from mixgan.training import train
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +88,11 @@ def test_the_lock_is_exclusive_and_dropped_on_release(finished, tmp_path):
 
 
 def test_paths_with_spaces_and_quotes_are_quoted_in_resume_lines():
-    assert status._quote("/a b/c") == "'/a b/c'" and status._quote("/a/b") == "/a/b"
+    assert status.quote("/a b/c") == "'/a b/c'" and status.quote("/a/b") == "/a/b"
 
 
 def test_allow_unfinished_flag_is_one_line_to_add():
     import argparse
     p = argparse.ArgumentParser()
-    status.add_allow_unfinished_argument(p)
+    add_allow_unfinished_argument(p)
     assert p.parse_args(["--allow-unfinished"]).allow_unfinished is True

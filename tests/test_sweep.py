@@ -5,9 +5,10 @@ import math
 import pytest
 from hypothesis import given, strategies as st
 
-from mixgan.cli import main
-from mixgan.sweep import activation_bytes, grid_configs, plan_batches
-from mixgan.sweep_summary import mean_and_error
+from mixgan.commands.main import main
+from mixgan.evaluation.tables import summarize
+from mixgan.experiments.sweep import grid_configs, plan_batches
+from mixgan.training.memory import estimate_bytes
 
 TINY = ["--iterations", "6", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "48",
         "--log-every", "3", "--no-progress"]
@@ -31,9 +32,12 @@ def test_sweep_end_to_end(tmp_path, capsys):
         {(d, "standard", None, s) for d in ("ring", "grid") for s in (0, 1)} |
         {(d, "mixup", a, s) for d in ("ring", "grid") for a in (0.1, 0.5) for s in (0, 1)}, key=str)
     summary = json.loads((sweep / "summary.json").read_text())
-    assert len(summary["settings"]) == 6 and all(s["n"] == 2 for s in summary["settings"])
-    assert len(summary["runs"]) == 12
-    assert "| ring | mixup | 0.5 |" in (sweep / "summary.md").read_text()
+    last = [r for r in summary["rows"] if r["iteration"] == 6 and r["metric"] == "energy_distance"]
+    assert sorted((r["data"], r["label"]) for r in last) == sorted(
+        (d, label) for d in ("ring", "grid") for label in ("standard", "mixup α=0.1", "mixup α=0.5"))
+    assert all(r["n"] == 2 and r["missing"] == 0 for r in last)
+    assert len(summary["meta"]["runs"]) == 12
+    assert "| mixup α=0.5 | 6 |" in (sweep / "summary.md").read_text()
 
 
 def test_dry_run_plans_and_writes_nothing(tmp_path, capsys):
@@ -67,29 +71,31 @@ def test_batches_respect_max_runs_budget_and_shared_shapes():
     batches = plan_batches(configs, max_runs=5, budget=1 << 40)
     assert sum(map(len, batches)) == len(configs) and max(map(len, batches)) == 5
     assert all(len({c.objective for c in b}) == 1 for b in batches)
-    one_each = plan_batches(configs, max_runs=None, budget=activation_bytes(configs[0]))
+    one_each = plan_batches(configs, max_runs=None, budget=estimate_bytes(configs[0]))
     assert all(len(b) == 1 for b in one_each)
 
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=20))
 def test_mean_and_error(values):
-    mean, err = mean_and_error(values + [math.nan])  # NaN (undefined metrics) are left out
+    cell = summarize(values + [math.nan])  # NaN (undefined metrics) are left out
+    mean, err = cell["mean"], cell["se"]
     assert mean == pytest.approx(sum(values) / len(values), abs=1e-6)
     n = len(values)
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     assert err == pytest.approx(sd / math.sqrt(n), rel=1e-6, abs=1e-6)
-    assert math.isnan(mean_and_error([math.nan])[0])
+    assert cell["n"] == n and cell["missing"] == 1
+    assert summarize([math.nan])["mean"] is None
 
 
 def test_summary_of_a_damaged_run_is_a_usage_error(tmp_path):
     from conftest import tiny_config
-    from mixgan.batched import train_batched
+    from mixgan.training.batched import train_batched
     from mixgan.errors import UsageError
-    from mixgan.sweep_summary import write_summary
+    from mixgan.experiments.sweep import summarise
     run, = train_batched([tiny_config(out=str(tmp_path), iterations=2)], progress=False)
-    (run / "snapshots" / "iter_000002.npz").write_bytes(b"not an npz")
-    with pytest.raises(UsageError, match="cannot read the last snapshot"):
-        write_summary(tmp_path, [run])
+    (run / "metrics.jsonl").write_text("{not json\n")
+    with pytest.raises(UsageError, match="corrupt"):
+        summarise(tmp_path, [run])
 
 
 def test_sweep_trains_what_the_batched_engine_does_not_cover_alone(tmp_path, capsys):
@@ -103,11 +109,12 @@ def test_sweep_trains_what_the_batched_engine_does_not_cover_alone(tmp_path, cap
     configs = [json.loads((r / "config.json").read_text()) for r in sweep.iterdir() if r.is_dir()]
     assert sorted(c["objective"] for c in configs) == ["hinge", "hinge", "mixup", "mixup", "wgan-gp", "wgan-gp"]
     summary = json.loads((sweep / "summary.json").read_text())
-    assert len(summary["settings"]) == 3 and all(s["n"] == 2 for s in summary["settings"])
+    assert sorted({r["label"] for r in summary["rows"]}) == ["hinge", "mixup", "wgan-gp"]
+    assert all(r["n"] == 2 for r in summary["rows"] if r["metric"] == "energy_distance")
 
 
 def test_options_the_batched_loop_lacks_are_never_batched():
-    from mixgan.batched import batchable, check_batch
+    from mixgan.training.batched import batchable, check_batch
     from mixgan.errors import UsageError
     from conftest import tiny_config
     plain = tiny_config(objective="mixup")

@@ -8,10 +8,10 @@ from conftest import tiny_config
 import importlib
 
 from mixgan import objectives
-from mixgan.data import DATASETS
-from mixgan.train import train
+from mixgan.data.registry import DATASETS
+from mixgan.training import train
 
-train_module = importlib.import_module("mixgan.train")
+train_module = importlib.import_module("mixgan.training.loop")
 
 
 def test_smoke_run_writes_the_run_folder(tmp_path):

@@ -1,0 +1,40 @@
+"""``mixgan image-metrics RUN...``: the offline image metrics of every snapshot of image runs, as a table."""
+import json
+import math
+import sys
+
+COLUMNS = ("iteration", "classes_covered", "classes_total", "class_kl", "classifier_fd", "fid")
+
+
+def add_arguments(parser):
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders of image runs")
+    parser.add_argument("--fid", action="store_true",
+                        help="also FID (needs torchmetrics, torch-fidelity and Inception weights on this machine)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the classifier runs")
+    parser.add_argument("--json", action="store_true", help="one JSON object per snapshot instead of a table")
+
+
+def _show(value):
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def run(args):
+    from mixgan.evaluation.image_metrics import run_image_metrics  # imported here: it loads torch, and the CLI starts without
+    from mixgan.training import resolve_device
+    device = resolve_device(args.device)
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731  (progress goes to stderr, results to stdout)
+    for run in args.runs:
+        rows = run_image_metrics(run, fid=args.fid, device=device, progress=say)
+        if args.json:
+            for row in rows:
+                print(json.dumps({"run": str(run), **row}))
+            continue
+        columns = [c for c in COLUMNS if c in rows[0]]
+        print(f"{run}  (classifier test accuracy {rows[0]['classifier_test_accuracy']:.3f})")
+        table = [columns] + [[_show(r[c]) for c in columns] for r in rows]
+        widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+        for line in table:
+            print("  " + "  ".join(v.rjust(w) for v, w in zip(line, widths)))
+    return 0

@@ -1,0 +1,56 @@
+"""The ``mixgan`` command: one subcommand per entry of COMMANDS, each in its own module.
+
+Only the chosen subcommand's module is imported and only its options are built, so
+``mixgan --help`` loads neither torch nor matplotlib.
+"""
+import importlib
+import sys
+
+from mixgan.commands.options import Parser, one_line
+from mixgan.errors import RunFailed, RunInterrupted, UsageError
+
+# name -> (module under mixgan.commands with add_arguments(parser) and run(args), one-line help)
+COMMANDS = {
+    "train": ("train", "train one GAN on a 2D toy distribution or an image data set"),
+    "image-metrics": ("image_metrics", "offline image metrics of image runs' snapshots"),
+    "figure5": ("figure5", "train the four runs of the paper's Figure 5 and draw it"),
+    "plot": ("plot", "draw runs (rows) at their snapshot iterations (columns)"),
+    "animate": ("animate", "PNG frames and a GIF or MP4 of runs side by side"),
+    "sweep": ("sweep", "train a grid of runs (data × objectives × α × seeds) batched, then tabulate"),
+    "compare": ("compare", "train or reuse runs over objectives, datasets and seeds; tabulate metrics"),
+}
+
+
+def command_module(name):
+    return importlib.import_module(f"mixgan.commands.{COMMANDS[name][0]}")
+
+
+def build_parser(chosen=None):
+    """The parser, with the options of subcommand ``chosen`` (every subcommand still listed)."""
+    parser = Parser(prog="mixgan", description="Train, see and compare GAN objectives (standard and mixup).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name, (_, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            command_module(name).add_arguments(p)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)  # the top level has no option with a value
+    try:
+        args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return 2
+        return command_module(args.command).run(args)
+    except UsageError as e:
+        print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
+        return 2
+    except (RunInterrupted, RunFailed) as e:  # a run that stopped says how, in one line
+        print(f"mixgan: {one_line(e.message)}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("mixgan: interrupted", file=sys.stderr)
+        return 130

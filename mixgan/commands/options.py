@@ -1,0 +1,132 @@
+"""What every subcommand parses the same way: the argparse class that reports errors in one line,
+value parsers, the ``--option`` per TrainConfig field, comma-separated lists and shared flags."""
+import argparse
+
+from mixgan.config import FIELDS, choices, make_config
+from mixgan.errors import UsageError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad input as one line on stderr, exit status 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def whole_number(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+
+
+def number(text):
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+
+
+def at_least_zero(name):
+    """A parser of whole numbers >= 0 for option ``name``."""
+    def parse(text):
+        value = whole_number(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 0, got {value}")  # argparse adds the option name
+        return value
+    return parse
+
+
+def whole_numbers(text):
+    """Comma-separated whole numbers as a tuple."""
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
+
+
+def true_or_false(text):
+    """Flags: ``--download`` or ``--spectral-norm`` alone mean true; ``false`` is allowed too."""
+    value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+    return value
+
+
+PARSE = {int: whole_number, float: number, str: str, tuple: whole_numbers, bool: true_or_false}
+
+
+def split_list(text, what, kind=str, unique=False):
+    """A comma-separated option value as a list of ``kind``; one-line UsageError when it is empty,
+    malformed, or (``unique``) names an entry twice."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    if not items:
+        raise UsageError(f"{what} must name at least one entry")
+    if unique and len(set(items)) != len(items):
+        raise UsageError(f"{what} names an entry twice: {text!r}")
+    try:
+        return [kind(v) for v in items]
+    except ValueError:
+        raise UsageError(f"{what} expects comma-separated {'numbers' if kind is float else 'names'}, got {text!r}")
+
+
+def positive_count(text, what):
+    """A whole number >= 1 given as text; one-line UsageError otherwise."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{what} expects a whole number, got {text!r}")
+    if value < 1:
+        raise UsageError(f"{what} must be >= 1, got {value}")
+    return value
+
+
+def add_config_arguments(parser, skip=()):
+    """One ``--option`` per TrainConfig field, with its doc and default as help, and ``--config``."""
+    for name, f in FIELDS.items():
+        if name in skip:
+            continue
+        meta = f.metadata
+        default = "" if f.default is None else f" (default: {_show(f.default)})"
+        extra = {}
+        if "choices" in meta:
+            extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
+        if f.type is bool:  # a flag: --name alone means true
+            extra.update(nargs="?", const=True, metavar="{true,false}")
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
+                            help=meta["doc"] + default, **extra)
+    parser.add_argument("--config", metavar="FILE", help="TOML or JSON file of options; command-line options win")
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else value
+
+
+def given_options(args, skip=()):
+    """The TrainConfig options given on the command line, as a dict."""
+    return {name: getattr(args, name) for name in FIELDS if name not in skip and getattr(args, name, None) is not None}
+
+
+def config_from_args(args, skip=()):
+    return make_config(given_options(args, skip), args.config)
+
+
+def refuse_with_resume(args, extra=(), what="run"):
+    """``--resume`` takes every option from the run folders: refuse any option given beside it."""
+    given = [name for name in [*FIELDS, *extra] if getattr(args, name, None) is not None]
+    if getattr(args, "config", None):
+        given.append("config")
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} cannot be combined with --resume: a resumed {what} "
+                         f"keeps the options its runs were made with")
+
+
+def add_allow_unfinished_argument(parser):
+    """The one flag every run-reading command offers to accept unfinished runs."""
+    parser.add_argument("--allow-unfinished", action="store_true",
+                        help="use runs that are not finished (running, interrupted or failed) as they are")
+
+
+def one_line(message):
+    """A message as one line even when it quotes a path with a line break in it."""
+    return str(message).replace("\r", "\\r").replace("\n", "\\n")

@@ -1,0 +1,43 @@
+"""``mixgan train``: one run, or ``--resume`` of a stopped one."""
+import json
+
+from mixgan.commands.options import add_config_arguments, config_from_args, refuse_with_resume
+
+
+
+def add_arguments(parser):
+    add_config_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run folder from its last checkpoint "
+                        "(its config.json gives every option)")
+
+
+def run(args):
+    if args.resume is not None:
+        return _resume(args)
+    config = config_from_args(args)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2))
+        return 0
+    from mixgan.training import train
+    folder = train(config, progress=not args.no_progress)
+    print(f"run folder: {folder}")
+    print(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)")
+    return 0
+
+
+def _resume(args):
+    """Continue a stopped run; options other than progress ones are refused."""
+    refuse_with_resume(args)
+    if args.dry_run:
+        from mixgan.config import load_run_config
+        print(json.dumps(load_run_config(args.resume).to_dict(), indent=2))
+        return 0
+    from mixgan.training.resume import resume
+    folder, trained = resume(args.resume, progress=not args.no_progress)
+    if not trained:
+        print(f"run {folder} is already finished; nothing to do")
+        return 0
+    print(f"run folder: {folder} (resumed and finished)")
+    return 0

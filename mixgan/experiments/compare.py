@@ -1,0 +1,138 @@
+"""Comparisons of objectives over seeds: train (or reuse) runs for every dataset × label × seed,
+then tabulate every snapshot metric as mean ± standard error over seeds.
+
+A *label* names one training setting: an objective (``standard``, ``mixup``, ...) or a variant
+from ``mixgan.config.VARIANTS`` (``standard-ns``: the standard objective with the non-saturating
+generator loss). A finished run whose ``config.json`` equals the requested config is reused
+instead of retrained, so an interrupted comparison picks up where it stopped and a larger
+``--seeds`` only trains the new seeds.
+"""
+import os
+import sys
+from pathlib import Path
+
+from mixgan.config import label_overrides, make_config, read_run_config
+from mixgan.errors import UsageError
+from mixgan.evaluation.tables import run_key
+from mixgan.experiments.summary import write_summary
+from mixgan.runs import folders, status
+
+PROTOCOL_SAMPLES = 2500  # generated points per evaluation in VEEGAN / PacGAN's toy protocol
+
+
+def plan_runs(labels, datasets, seeds, overrides=None, config_file=None):
+    """Every TrainConfig of the comparison (all checked before anything trains)."""
+    return [make_config({**(overrides or {}), **label_overrides(label), "data": data, "seed": seed}, config_file)
+            for data in datasets for label in labels for seed in seeds]
+
+
+def _config_key(config_dict):
+    import json
+    return json.dumps(config_dict, sort_keys=True)
+
+
+def finished_runs(folder):
+    """``{config json: run folder}`` for the finished runs directly under ``folder`` (their
+    ``status.json`` says finished). Unfinished runs are named on stderr and left out, never
+    tabulated from part of their snapshots; folders with an unreadable config are not runs of
+    ours and are skipped."""
+    found = {}
+    folder = Path(folder)
+    if not folder.is_dir():
+        return found
+    for run in sorted(folder.iterdir()):
+        if not (run / "config.json").is_file():
+            continue
+        try:
+            config = read_run_config(run)
+            state = status.read_status(run)
+        except (OSError, UsageError):
+            continue
+        if state["state"] != "finished":
+            print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
+            continue
+        found.setdefault(_config_key(config), run)  # the oldest of identical runs
+    return found
+
+
+def _train_one(config, threads):
+    """Worker: train one run with ``threads`` torch threads (so parallel jobs do not oversubscribe the CPU)."""
+    import torch
+    from mixgan.training import train
+    torch.set_num_threads(threads)
+    return str(train(config, progress=False))
+
+
+def train_or_reuse(configs, jobs=1, log=print):
+    """Run folders for every config, in order: reused when a finished identical run exists, else
+    trained (in ``jobs`` parallel processes)."""
+    index = {}
+    for out in {c.out for c in configs}:
+        index.update(finished_runs(out))
+    found = [index.get(_config_key(c.to_dict())) for c in configs]
+    todo = [i for i, run in enumerate(found) if run is None]
+    log(f"compare: {len(configs) - len(todo)} finished runs reused, {len(todo)} to train")
+    if jobs <= 1 or len(todo) <= 1:
+        import torch
+        for n, i in enumerate(todo, 1):
+            found[i] = Path(_train_one(configs[i], max(1, torch.get_num_threads())))
+            log(f"  [{n}/{len(todo)}] {found[i]}")
+        return found
+    # Spawned (not forked) workers: safe with CUDA and with torch's own thread pools.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_one, configs[i], threads): i for i in todo}
+        for n, f in enumerate(as_completed(futures), 1):
+            found[futures[f]] = Path(f.result())
+            log(f"  [{n}/{len(todo)}] {found[futures[f]]}")
+    return found
+
+
+def runs_in_folder(folder, labels=None, datasets=None, max_seeds=None):
+    """``{(data, label, seed): run}`` for the finished runs under ``folder``, optionally filtered.
+    Two runs with one key but different settings are an error naming the first differing option."""
+    if not Path(folder).is_dir():
+        raise UsageError(f"--from {folder}: no such folder")
+    found, configs = {}, {}
+    for run in finished_runs(folder).values():
+        config = read_run_config(run)
+        key = run_key(config)
+        if (labels and key[1] not in labels) or (datasets and key[0] not in datasets) \
+                or (max_seeds is not None and key[2] >= max_seeds):
+            continue
+        if key in found:
+            other = configs[key]
+            diff = next((n for n in sorted(set(config) | set(other)) if n != "out" and config.get(n) != other.get(n)),
+                        "out")
+            raise UsageError(f"--from {folder}: runs {found[key].name} and {run.name} differ in {diff!r}; "
+                             "re-tabulate a folder that holds one setting")
+        found[key], configs[key] = run, config
+    if not found:
+        raise UsageError(f"--from {folder}: no finished runs (with config.json, generator.pt, discriminator.pt) match")
+    return found
+
+
+def compare(configs, jobs=1, out=None, log=print, meta=None):
+    """Train (or reuse) every config, then write the comparison folder (``out``, default the
+    first config's ``out``) with its tables and curves; returns that folder.
+
+    >>> from mixgan import compare
+    >>> from mixgan.experiments.compare import plan_runs
+    >>> folder = compare(plan_runs(["standard", "mixup"], ["ring"], range(3), dict(iterations=500)))  # doctest: +SKIP
+    """
+    configs = list(configs)
+    run_folders = train_or_reuse(configs, jobs, log)
+    keyed = {run_key(c.to_dict()): run for c, run in zip(configs, run_folders)}
+    return tabulate_runs(keyed, out or configs[0].out, log, meta)
+
+
+def tabulate_runs(keyed_runs, out, log=print, meta=None):
+    """A new numbered comparison folder under ``out`` with the tables of ``{(data, label, seed): run}``."""
+    labels = list(dict.fromkeys(k[1] for k in keyed_runs))
+    meta = {"labels": labels, "datasets": list(dict.fromkeys(k[0] for k in sorted(keyed_runs))),
+            "seeds": sorted({k[2] for k in keyed_runs}), **(meta or {})}
+    folder = folders.create_run_folder(out, "compare")
+    log(write_summary(folder, keyed_runs, meta))
+    return folder

@@ -1,0 +1,90 @@
+"""Reading a run folder back: its options, metrics, status, saved arrays and trained generator.
+
+:func:`load_run` is the one way every command and the Python API open a run for reading
+(figures, animations, sampling); training opens runs through ``RunGuard`` instead.
+"""
+from dataclasses import dataclass
+from pathlib import Path
+
+from mixgan.config import make_config, read_run_config
+from mixgan.errors import UsageError
+from mixgan.runs import checkpoints, folders, snapshots, status
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder and the options in its ``config.json`` (a dict, as saved)."""
+
+    path: Path
+    config: dict
+
+    def iterations(self, kind="snapshots"):
+        """Iterations with saved ``kind`` arrays (``snapshots`` or ``frames``), sorted."""
+        return snapshots.saved_iterations(self.path / kind)
+
+    def arrays(self, iteration, kind="snapshots"):
+        """``real``, ``fake`` (and the landscape, when saved) at one iteration, as a dict of arrays."""
+        return snapshots.load(self.path, kind, iteration)
+
+    def metrics(self):
+        """Every record of ``metrics.jsonl``: training-loss lines and ``"kind": "snapshot"`` records."""
+        path = self.path / "metrics.jsonl"
+        try:
+            return folders.read_jsonl(path) if path.exists() else []
+        except (OSError, ValueError) as e:
+            raise UsageError(f"cannot read {path}: {e}")
+
+    def status(self):
+        return status.read_status(self.path)
+
+    def training_config(self):
+        """The options as a validated TrainConfig."""
+        return make_config(self.config)
+
+    def generator(self, iteration=None, device="cpu"):
+        """G with the run's final weights (``generator.pt``), or with those of the checkpoint kept
+        at ``iteration``, in eval mode on ``device``."""
+        import torch
+        from mixgan.nets import make_networks
+        if iteration is None:
+            source = self.path / "generator.pt"
+            try:
+                state = torch.load(source, map_location="cpu", weights_only=True)
+            except FileNotFoundError:
+                raise UsageError(f"{self.path} has no generator.pt (it has not finished; pass a checkpoint's iteration)")
+            except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+                raise UsageError(f"cannot read {source}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        else:
+            kept = dict(checkpoints.list_checkpoints(self.path))
+            if iteration not in kept:
+                raise UsageError(f"{self.path} keeps no checkpoint at iteration {iteration}; kept: "
+                                 f"{', '.join(map(str, sorted(kept))) or 'none'}")
+            state = checkpoints.load(kept[iteration])["G"]
+        # The shape of one example, from a saved snapshot: the data set itself need not be at hand.
+        shown = self.iterations()
+        if not shown:
+            raise UsageError(f"{self.path} has no snapshot to tell the shape of its examples")
+        shape = self.arrays(shown[-1])["fake"].shape[1:]
+        G = make_networks(shape[0] if len(shape) == 1 else tuple(shape), self.training_config())[0]
+        try:
+            G.load_state_dict(state)
+        except RuntimeError as e:
+            raise UsageError(f"the generator weights of {self.path} do not fit its config.json ({str(e).splitlines()[0]})")
+        return G.to(device).eval()
+
+
+def load_run(path, allow_unfinished=False):
+    """A run folder as a :class:`Run`; one-line UsageError if it is missing, not a mixgan run, or
+    unfinished (unless ``allow_unfinished``: then a one-line warning, and what it holds is used).
+
+    >>> from mixgan import load_run
+    >>> run = load_run("outputs/00000-spiral-mixup-s0")  # doctest: +SKIP
+    >>> run.config["objective"], run.iterations(), run.arrays(20000)["fake"].shape  # doctest: +SKIP
+    ('mixup', (10, 100, 1000, 10000, 20000), (1000, 2))
+    """
+    path = Path(path)
+    if "\x00" in str(path) or not path.is_dir():
+        raise UsageError(f"run folder {str(path)!r} does not exist")
+    config = read_run_config(path)
+    status.require_finished(path, allow_unfinished)
+    return Run(path, config)

@@ -1,0 +1,86 @@
+"""The one writer (and reader) of a run's saved arrays: snapshots and animation frames.
+
+``snapshots/iter_NNNNNN.npz`` and ``frames/iter_NNNNNN.npz`` hold ``real`` and ``fake``
+(points [N, 2], or images [N, C, H, W] in [-1, 1]), ``iteration`` and, when the run saves
+D's landscape, ``landscape`` and ``landscape_limits``. The generated points always come from
+the run's fixed noise, so every snapshot and frame shows the same latent points. Pictures are
+drawn from these files by ``mixgan/viz``; this module writes arrays only.
+
+Frames (``--frames N``) sit at N iterations spaced logarithmically from 1 to the last, so the
+fast early changes of GAN training get as many frames as the slow late ones.
+"""
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mixgan.errors import UsageError
+from mixgan.runs import folders
+
+KINDS = ("snapshots", "frames")
+
+
+def path(run, kind, iteration, suffix=".npz"):
+    """``RUN/<kind>/iter_NNNNNN<suffix>``."""
+    return Path(run) / kind / f"iter_{iteration:06d}{suffix}"
+
+
+def save(run, kind, iteration, arrays):
+    """Write ``arrays`` atomically as the ``kind`` file of ``iteration``; returns its path."""
+    target = path(run, kind, iteration)
+    target.parent.mkdir(exist_ok=True)
+    folders.atomic_save_npz(target, **arrays)
+    return target
+
+
+def load(run, kind, iteration):
+    """The arrays saved at ``iteration`` as a dict; one-line UsageError when the file is unreadable
+    or holds neither points [N, 2] nor images [N, C, H, W]."""
+    source = path(run, kind, iteration)
+    try:
+        with np.load(source) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise UsageError(f"cannot read {source}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    for key in ("real", "fake"):
+        a = arrays.get(key)
+        points, images = a is not None and a.ndim == 2 and a.shape[1] == 2, a is not None and a.ndim == 4
+        if not (points or images):
+            raise UsageError(f"{source} has no {key!r} points [N, 2] or images [N, C, H, W]; is it a mixgan run?")
+    return arrays
+
+
+def saved_iterations(folder):
+    """Iterations of the ``iter_NNNNNN.npz`` files in a snapshots or frames folder, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return ()
+    its = []
+    for p in folder.glob("iter_*.npz"):
+        try:
+            its.append(int(p.stem[5:]))
+        except ValueError:
+            continue
+    return tuple(sorted(its))
+
+
+def frame_iterations(n, last):
+    """``n`` distinct iterations in 1..``last``, logarithmically spaced, with 1 and ``last`` included.
+
+    Each step multiplies by the ratio that spreads the remaining log-distance evenly over
+    the remaining frames, rounded, and at least one more than the previous frame; so near 1,
+    where geometric spacing would repeat whole numbers, the frames are consecutive, and
+    further on they are geometric. ``n >= last`` gives every iteration; ``n = 0`` none.
+    """
+    if n <= 0:
+        return ()
+    if n == 1 or last == 1:
+        return (last,)
+    if n >= last:
+        return tuple(range(1, last + 1))
+    its = [1]
+    for k in range(1, n):
+        prev, left = its[-1], n - k  # frames still to place, this one included
+        target = round(prev * (last / prev) ** (1 / left))
+        its.append(min(last - (left - 1), max(prev + 1, target)))
+    return tuple(its)

@@ -1,0 +1,146 @@
+"""The single-run training loop: one linear function from a TrainConfig to a finished run folder."""
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from mixgan.data import make_data
+from mixgan.errors import UsageError
+from mixgan.objectives import OBJECTIVES
+from mixgan.rng import run_generators
+from mixgan.runs import checkpoints, folders
+from mixgan.runs.guard import RunGuard
+from mixgan.runs.snapshots import frame_iterations
+from mixgan.training.memory import check_memory
+from mixgan.training.nonfinite import LossWatch
+from mixgan.training.saving import save_frame, save_snapshot
+from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
+                                   snapshot_batch)
+
+
+@flushing_denormals
+def train(config, progress=True, resume=None):
+    """Train one GAN as ``config`` says; return the run folder.
+
+    ``resume``: an existing run folder to continue from its last good checkpoint instead of
+    creating a new one (:func:`mixgan.training.resume` checks the folder and calls this).
+
+    >>> from mixgan import TrainConfig, train
+    >>> run = train(TrainConfig(objective="mixup", data="ring", iterations=200))  # doctest: +SKIP
+    """
+    # Set-up: everything that can fail on bad input fails before anything is written.
+    device = prepare_device(config.device)
+    data = make_data(config.data, config)
+    event_shape = getattr(data, "event_shape", 2)  # [C, H, W] for image data picks conv nets
+    objective = OBJECTIVES[config.objective](config)
+    check_memory(config, device, event_shape)  # refuse sizes that cannot fit before allocating
+    G, D = build_models(config, event_shape)
+    if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
+        raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
+                         f"got {config.mixup_layer}")
+    run = create_run(config) if resume is None else Path(resume)
+
+    gen = run_generators(config.seed, device)
+    G, D = G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), **adam_options(config, device))
+    opt_d = torch.optim.Adam(D.parameters(), **adam_options(config, device))
+    fixed_z, fixed_real = snapshot_batch(config, data, gen["snapshot"], device)
+    snapshot_at = set(config.snapshot_iterations)
+    frame_at = set(frame_iterations(config.frames, config.iterations))  # empty without --frames
+
+    B = config.batch_size
+    d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
+    sums = {"d_loss": torch.zeros((), device=device), "g_loss": torch.zeros((), device=device)}
+    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, fixed_real=fixed_real, sums=sums)
+    watch = LossWatch(device)
+
+    with RunGuard([run], [config]) as guard:
+        # Lock the run; on resume put back every piece of state from the last good checkpoint
+        # (weights, optimisers, random streams, fixed noise, loss sums) and mark it running.
+        start, window, done = time.perf_counter(), 0, 0
+        if resume is not None:
+            ckpts = checkpoints.load_for_resume([run], [config], device, warn=_warn)
+            if ckpts:
+                done, window, elapsed = checkpoints.restore(ckpts[0], **state)
+                start -= elapsed
+        guard.begin(done, resuming=resume is not None)
+
+        def stop_if_bad(it):
+            problem = watch.problem(it, G, D)
+            if problem:
+                guard.fail(0, problem)
+                raise guard.failure()
+
+        bar = tqdm(total=config.iterations, initial=done, disable=not progress, unit="it", dynamic_ncols=True,
+                   mininterval=0.5)
+        for it in range(done + 1, config.iterations + 1):
+            # Discriminator steps. G is fixed while they run, so every fake they need comes from
+            # one no-grad forward pass (one large matrix product beats d_steps small ones), and
+            # no graph through G is built.
+            with torch.no_grad():
+                z = torch.randn(config.d_steps * d_chunk, config.z_dim, generator=gen["noise"], device=device)
+                fakes = G(z)
+            reals = data.sample(config.d_steps * d_chunk, gen["data"])
+            for real, fake in zip(reals.split(d_chunk), fakes.split(d_chunk)):
+                d_loss = objective.d_loss(D, real, fake, gen["objective"])
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+
+            # Generator step through a frozen D: gradients flow to G's weights only.
+            D.requires_grad_(False)
+            z = torch.randn(B, config.z_dim, generator=gen["noise"], device=device)
+            g_loss = objective.g_loss(D, G(z))
+            opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt_g.step()
+            D.requires_grad_(True)
+
+            # Bookkeeping. Losses stay on the device until a log line is due (no per-step sync).
+            sums["d_loss"] += d_loss.detach()
+            sums["g_loss"] += g_loss.detach()
+            window += 1
+            watch.watch(it, d_loss, g_loss)
+            logged = it % config.log_every == 0 or it == config.iterations
+            if it in snapshot_at or logged:
+                stop_if_bad(it)  # no snapshot or metrics line ever holds a NaN
+            if it in snapshot_at:
+                save_snapshot(run, it, G, D, fixed_z, fixed_real, config, data)
+            if it in frame_at:
+                save_frame(run, it, G, D, fixed_z, fixed_real, config)
+            if logged:
+                with torch.no_grad():
+                    d_real = torch.sigmoid(D(real[:B])).mean().item()
+                    d_fake = torch.sigmoid(D(fake[:B])).mean().item()
+                record = {"iteration": it, "d_loss": sums["d_loss"].item() / window,
+                          "g_loss": sums["g_loss"].item() / window, "d_real": d_real, "d_fake": d_fake,
+                          "elapsed_s": round(time.perf_counter() - start, 3)}
+                folders.append_jsonl(run / "metrics.jsonl", record)
+                bar.set_postfix(d_loss=f"{record['d_loss']:.3f}", g_loss=f"{record['g_loss']:.3f}", refresh=False)
+                for v in sums.values():
+                    v.zero_()
+                window = 0
+            bar.update(1)
+
+            # Checkpoint when due, at every snapshot and at the end, and after Ctrl-C/SIGTERM,
+            # which then stops the run here.
+            if guard.stop_signal is not None or it % config.checkpoint_every == 0 or it in snapshot_at \
+                    or it == config.iterations:
+                stop_if_bad(it)  # a checkpoint never holds a NaN
+                folders.fsync_file(run / "metrics.jsonl")  # the lines it vouches for are on disk first
+                checkpoints.save(run, checkpoints.capture(it, window, time.perf_counter() - start, config, **state))
+                guard.checkpointed(it)
+            guard.stop_here(it)
+        bar.close()
+
+        # Final weights.
+        folders.atomic_torch_save(run / "generator.pt", G.state_dict())
+        folders.atomic_torch_save(run / "discriminator.pt", D.state_dict())
+        guard.finish(config.iterations)
+    return Path(run)
+
+
+def _warn(message):
+    print(f"mixgan: warning: {message}", file=sys.stderr)

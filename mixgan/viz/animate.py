@@ -1,0 +1,79 @@
+"""``mixgan animate``: PNG frames and a GIF or MP4 of one or more runs, drawn from saved arrays.
+
+Several runs play side by side in sync (for example ERM against mixup at one seed): every
+frame shows each run at the same iteration, each panel titled with its run, and the
+iteration above them. The frames come from ``frames/`` (``mixgan train --frames N``) when
+every run has them, otherwise from ``snapshots/``. Output goes to a new numbered folder:
+
+    outputs/NNNNN-animate/frames/frame_0000.png ..., animation.gif (or .mp4), animation.json
+"""
+import io
+
+import imageio.v3 as iio
+import matplotlib.pyplot as plt
+import numpy as np
+
+from mixgan.runs import folders
+from mixgan.errors import UsageError
+from mixgan.runs.reader import load_run
+from mixgan.viz.figures import draw_arrays, run_title, shared_iterations
+
+FORMATS = ("gif", "mp4")
+PANEL_PX, TITLE_PX, DPI = 320, 32, 100  # multiples of 16: the H.264 encoder needs no rescaling
+MAX_FPS = 240
+
+
+def frame_source(run_list):
+    """``frames`` when every run saved animation frames, else ``snapshots``."""
+    return "frames" if all(r.iterations("frames") for r in run_list) else "snapshots"
+
+
+def render_frame(run_list, iteration, kind, landscape):
+    """One frame as (PNG bytes, RGB array [H, W, 3]): the runs side by side at ``iteration``."""
+    n = len(run_list)
+    fig, axes = plt.subplots(1, n, squeeze=False, dpi=DPI,
+                             figsize=(n * PANEL_PX / DPI, (PANEL_PX + TITLE_PX) / DPI))
+    for ax, run in zip(axes[0], run_list):
+        draw_arrays(ax, run.arrays(iteration, kind), landscape, title=run_title(run))
+    fig.suptitle(f"iteration {iteration}", fontsize=11)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.83, wspace=0.06)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue(), rgb
+
+
+def encode(frames, fmt, fps):
+    """The movie file's bytes: GIF (Pillow, looping) or MP4 (H.264 through imageio-ffmpeg's ffmpeg)."""
+    stack = np.stack(frames)
+    if fmt == "gif":
+        return iio.imwrite("<bytes>", stack, extension=".gif", duration=1000 / fps, loop=0)
+    return iio.imwrite("<bytes>", stack, extension=".mp4", plugin="FFMPEG", fps=fps, codec="libx264",
+                       quality=8, macro_block_size=16, pixelformat="yuv420p")
+
+
+def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=print, allow_unfinished=False):
+    """Write the PNG frames and ``animation.<fmt>`` into a new folder under ``out``; return that folder."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose from: {', '.join(FORMATS)}")
+    if not 0 < fps <= MAX_FPS:
+        raise UsageError(f"fps must be in (0, {MAX_FPS}], got {fps}")
+    run_list = [load_run(p, allow_unfinished) for p in paths]
+    kind = frame_source(run_list)
+    iterations = shared_iterations(run_list, kind)
+    if kind == "snapshots":
+        log(f"no frames/ in every run (train with --frames N); animating the {len(iterations)} snapshots")
+    # Everything is drawn and encoded in memory first, so an unreadable run leaves no folder behind.
+    pngs, movie = zip(*(render_frame(run_list, it, kind, landscape) for it in iterations))
+    encoded = encode(movie, fmt, fps)
+    folder = folders.create_run_folder(out, "animate")
+    (folder / "frames").mkdir()
+    for i, png in enumerate(pngs):
+        folders.atomic_write_bytes(folder / "frames" / f"frame_{i:04d}.png", png)
+    folders.atomic_write_bytes(folder / f"animation.{fmt}", encoded)
+    folders.atomic_write_json(folder / "animation.json", {
+        "runs": [str(r.path) for r in run_list], "source": kind, "iterations": list(iterations),
+        "format": fmt, "fps": fps, "landscape": bool(landscape)})
+    return folder

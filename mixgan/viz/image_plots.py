@@ -1,0 +1,71 @@
+"""Sample grids of images, drawn from saved arrays like :mod:`mixgan.plots` draws points.
+
+Images are float arrays [N, C, H, W] in [-1, 1] (what the generator's tanh gives and what
+:mod:`mixgan.image_data` loads). Values outside are clipped for display only.
+"""
+import math
+
+import numpy as np
+
+from mixgan.viz.plots import plt, save_figure
+
+GRID_IMAGES = 64  # images shown per grid (8 x 8), taken from the front of the fixed batch
+
+
+def image_grid(images, nrow=None, pad=1, pad_value=1.0):
+    """Tile images [N, C, H, W] in [-1, 1] into one array [rows·(H+pad)+pad, cols·(W+pad)+pad, C] in [0, 1].
+
+    ``nrow`` images per row (default: the ceiling of √N). Non-finite pixels become 0 (black)
+    so they stand out rather than vanish; :func:`draw_image_grid` also counts them.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"expected images [N, C, H, W], got shape {images.shape}")
+    n, c, h, w = images.shape
+    cols = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    shown = np.nan_to_num((np.clip(images, -1.0, 1.0) + 1.0) / 2.0, nan=0.0, posinf=0.0, neginf=0.0)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), pad_value, dtype=np.float32)
+    for k in range(n):
+        r, q = divmod(k, cols)
+        y, x = pad + r * (h + pad), pad + q * (w + pad)
+        grid[y:y + h, x:x + w] = shown[k].transpose(1, 2, 0)
+    return grid
+
+
+def nonfinite_count(images):
+    """Images with at least one NaN or infinite pixel."""
+    images = np.asarray(images)
+    return int((~np.isfinite(images.reshape(len(images), -1))).any(axis=1).sum())
+
+
+def draw_image_grid(ax, images, title=None, limit=GRID_IMAGES):
+    """The first ``limit`` images [N, C, H, W] as a grid on ``ax`` (grey for one channel),
+    with a note of how many shown images had non-finite pixels."""
+    images = np.asarray(images)[:limit]
+    grid = image_grid(images)
+    if grid.shape[-1] == 1:
+        ax.imshow(grid[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(grid, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    bad = nonfinite_count(images)
+    if bad:
+        ax.text(0.02, 0.02, f"{bad}/{len(images)} non-finite", transform=ax.transAxes, fontsize=7,
+                bbox=dict(facecolor="white", alpha=0.7, linewidth=0))
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def draw_image_snapshot(npz_path, png_path, title=None, limit=GRID_IMAGES):
+    """The picture of one image snapshot from its saved arrays: real images left, generated right."""
+    with np.load(npz_path) as z:
+        real, fake = z["real"], z["fake"]
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.5), dpi=100)
+    draw_image_grid(axes[0], real, "real", limit)
+    draw_image_grid(axes[1], fake, "generated", limit)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, png_path)
