@@ -22,7 +22,14 @@ def opt(default, doc, **meta):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run needs; defaults follow the paper's equation and architecture."""
+    """Everything a training run needs; defaults follow the paper's equation and architecture.
+
+    Building one checks every value; presets are applied by :func:`make_config`.
+
+    >>> from mixgan import TrainConfig
+    >>> TrainConfig(objective="standard", data="ring", iterations=500).width
+    512
+    """
 
     objective: str = opt("mixup", "GAN objective", choices="objectives")
     data: str = opt("spiral", "2D toy distribution, or image data: digits, mnist, fashion-mnist, cifar10, folder:PATH",
@@ -52,12 +59,12 @@ class TrainConfig:
     device: str = opt("auto", "auto (cuda when present), cpu or cuda", choices="devices")
     out: str = opt("outputs", "folder that receives the numbered run folder")
     preset: str = opt(None, "named settings applied under the given options", choices="presets")
-    # Image data (issue 5): where the files of mnist, fashion-mnist and cifar10 live, fetching them, resolution.
+    # Image data: where the files of mnist, fashion-mnist and cifar10 live, fetching them, resolution.
     data_root: str = opt("data", "folder holding mnist, fashion-mnist and cifar10 in torchvision's layout")
     download: bool = opt(False, "fetch mnist, fashion-mnist or cifar10 into --data-root (needs torchvision)")
     image_size: int = opt(None, "image resolution: 8, 16, 28, 32 or 64 (default: the data set's own; digits 16, "
                                 "folders 64)")
-    # Baseline stabilisers (issue 8): WGAN-GP's penalty weight, R1/R2, spectral norm, manifold mixup.
+    # Baseline stabilisers: WGAN-GP's penalty weight, R1/R2, spectral norm, manifold mixup.
     gp_weight: float = opt(10.0, "wgan-gp: gradient-penalty weight λ (Gulrajani et al. 2017: 10, with Adam "
                                  "lr 1e-4, β1 0.5, β2 0.9 and 5 critic steps; 0.1 in their toy code: "
                                  "--preset wgan-gp-toy)")
@@ -67,12 +74,12 @@ class TrainConfig:
     spectral_norm: bool = opt(False, "spectral normalisation of every layer of D (Miyato et al. 2018)")
     mixup_layer: int = opt(0, "mixup only: mix at hidden layer k of D (manifold mixup, Verma et al. 2019); "
                               "0 = mix inputs")
-    # Animation frames and discriminator landscapes (issue 3: figures; see docs/FIGURES.md).
+    # Animation frames and discriminator landscapes (see docs/FIGURES.md).
     frames: int = opt(0, "extra frames (fixed noise, log-spaced iterations from 1 to the last) saved under "
                          "frames/ for animation; 0 = none")
     landscape: int = opt(0, "grid points per side of D's probability map saved with every snapshot and "
                             "frame (drawn as a heat map); 0 = none")
-    # Checkpoints and resume (issue 7; see mixgan/run_guard.py and docs/RUNS.md).
+    # Checkpoints and resume (see mixgan/runs/guard.py and docs/RUNS.md).
     checkpoint_every: int = opt(1000, "iterations between checkpoints (one is also written at every snapshot "
                                       "and at the end; the last two are kept)")
 
@@ -107,13 +114,13 @@ PRESETS = {
                     lr=1e-3, beta1=0.9, beta2=0.999, snapshot_size=1000),
     "paper": dict(lambda_dist="beta", pairing="real-fake", g_loss="saturating", iterations=20000,
                   d_steps=5, batch_size=128, width=512, depth=3, z_dim=2, lr=1e-3),
-    # image data (issue 5): DCGAN's settings (Radford et al. 2016): Adam 2e-4, β1 0.5, batch 64, one
+    # Image data: DCGAN's settings (Radford et al. 2016): Adam 2e-4, β1 0.5, batch 64, one
     # D step per G step, non-saturating G loss; width and z_dim come from the data (64 and 100).
     "dcgan": dict(d_steps=1, batch_size=64, lr=2e-4, beta1=0.5, g_loss="nonsaturating", iterations=10000),
 }
 
 
-# Baseline stabilisers (issue 8): the WGAN-GP toy code's settings (Gulrajani et al. 2017,
+# Baseline stabilisers: the WGAN-GP toy code's settings (Gulrajani et al. 2017,
 # gan_toy.py: 256 points a batch, 5 critic steps, λ = 0.1, Adam 1e-4 with β = (0.5, 0.9)).
 PRESETS["wgan-gp-toy"] = dict(objective="wgan-gp", gp_weight=0.1, d_steps=5, batch_size=256,
                               lr=1e-4, beta1=0.5, beta2=0.9)
@@ -278,6 +285,10 @@ def make_config(overrides=None, config_file=None):
     """Build a TrainConfig: defaults, then the preset, then the config file, then ``overrides``.
 
     The preset may come from either the file or the overrides.
+
+    >>> from mixgan import make_config
+    >>> make_config(dict(preset="figure5", data="grid")).lambda_dist
+    'uniform'
     """
     values = read_config_file(config_file) if config_file else {}
     values.update({k: v for k, v in (overrides or {}).items()})

@@ -1,5 +1,5 @@
-"""Run-iterations per second of the batched engine (``mixgan/batched.py``) against the same runs
-trained one after another with ``mixgan.train``, and, on a GPU, the full Figure 5 and the
+"""Run-iterations per second of the batched engine (``mixgan/training/batched.py``) against the same runs
+trained one after another with ``mixgan.training``, and, on a GPU, the full Figure 5 and the
 arithmetic limit.
 
     PYTHONPATH=. python scripts/bench_batched.py [--widths 64,128] [--runs 1,8,32] [--short 3 --long 13]

@@ -1,6 +1,6 @@
 """Reduced-length comparison of mixup with the baseline stabilisers on ring and grid.
 
-Trains every variant of VARIANTS on each dataset for a few seeds with ``mixgan.train.train``,
+Trains every variant of VARIANTS on each dataset for a few seeds with ``mixgan.training.train``,
 then scores 2,500 generated points (the final snapshot, drawn from its fixed noise) with
 ``mixgan.metrics.snapshot_metrics`` against 2,500 fresh real points: modes captured and
 high-quality share (VEEGAN / PacGAN protocol, 3σ), reverse KL over modes, energy distance

@@ -1,4 +1,4 @@
-"""CPU training keeps freed tensor memory in the process (mixgan/cpu_memory.py)."""
+"""CPU training keeps freed tensor memory in the process (mixgan/training/cpu_memory.py)."""
 import platform
 import subprocess
 import sys

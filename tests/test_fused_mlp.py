@@ -1,4 +1,4 @@
-"""The fused stacked MLP (mixgan/fused_mlp.py) computes what the layer-by-layer path computes."""
+"""The fused stacked MLP (mixgan/nets/fused_mlp.py) computes what the layer-by-layer path computes."""
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st

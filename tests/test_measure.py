@@ -1,4 +1,4 @@
-"""Snapshot metrics recorded by training, and the mean ± s.e. tables (mixgan.measure, mixgan.tables)."""
+"""Snapshot metrics recorded by training, and the mean ± s.e. tables (mixgan.evaluation.measure, mixgan.evaluation.tables)."""
 import importlib
 import json
 import math

@@ -1,4 +1,4 @@
-"""Tests for mixgan.metrics: every expected value is derived by hand, not copied from a run."""
+"""Tests for mixgan.evaluation.toy_metrics: every expected value is derived by hand, not copied from a run."""
 import json
 import math
 

@@ -125,3 +125,19 @@ def test_options_the_batched_loop_lacks_are_never_batched():
         with pytest.raises(UsageError, match="train such runs alone"):
             check_batch([c])
         assert plan_batches([plain, c, plain], None, 1 << 30) == [[c], [plain, plain]]
+
+
+def test_sweep_and_compare_give_the_same_numbers_for_the_same_runs(tmp_path, capsys):
+    """One table system: the sweep's summary and a comparison of the sweep's runs agree row by row."""
+    assert main(["sweep", "--data", "ring,grid", "--objectives", "standard,mixup", "--seeds", "2",
+                 "--out", str(tmp_path), *TINY]) == 0
+    sweep = tmp_path / "00000-sweep"
+    assert main(["compare", "--from", str(sweep), "--out", str(tmp_path), "--no-progress"]) == 0
+    compared = next(tmp_path.glob("*-compare"))
+    rows = {name: json.loads((folder / "summary.json").read_text())["rows"] for name, folder in
+            (("sweep", sweep), ("compare", compared))}
+    key = lambda r: (r["data"], r["label"], r["iteration"], r["metric"])  # noqa: E731
+    assert sorted(rows["sweep"], key=key) == sorted(rows["compare"], key=key)
+    assert {r["label"] for r in rows["sweep"]} == {"standard", "mixup"} and len(rows["sweep"]) > 40
+    for name in ("table-ring.csv", "table-grid.md"):
+        assert (sweep / name).read_text() == (compared / name).read_text()

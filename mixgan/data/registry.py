@@ -2,7 +2,7 @@
 
 ``DATASETS`` holds the 2D toy distributions (ready-made samplers). Image data sets
 (``digits``, ``mnist``, ``fashion-mnist``, ``cifar10`` and ``folder:PATH``, see
-:mod:`mixgan.image_data`) are loaded from disk on demand by :func:`make_data`, because
+:mod:`mixgan.data.images`) are loaded from disk on demand by :func:`make_data`, because
 they need a data root, a resolution and sometimes a download.
 """
 import re

@@ -17,17 +17,18 @@ A small classifier trained on the data set's own training images
 :func:`image_snapshot_metrics` returns a flat dict of plain numbers, like
 :func:`mixgan.metrics.snapshot_metrics` does for 2D points.
 """
-import json
 import types
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from mixgan.config import read_run_config
 from mixgan.errors import UsageError
 from mixgan.evaluation.fid import frechet_inception_distance
 from mixgan.evaluation.image_classifier import load_or_train_classifier, predict
-from mixgan.data.images import is_image_dataset
+from mixgan.data import is_image_dataset
+from mixgan.runs import snapshots
 
 
 def frechet_distance(x, y):
@@ -85,7 +86,7 @@ def _options(config, out=None):
     """The few options the metrics need, from a TrainConfig or a config.json dict."""
     get = config.get if isinstance(config, dict) else (lambda k, d=None: getattr(config, k, d))
     if not is_image_dataset(get("data")):
-        raise UsageError(f"image metrics need an image data set, not {get('data')!r} (2D runs: mixgan.metrics)")
+        raise UsageError(f"image metrics need an image data set, not {get('data')!r} (2D runs: mixgan.evaluation.toy_metrics)")
     return types.SimpleNamespace(data=get("data"), data_root=get("data_root"), download=False,
                                  image_size=get("image_size"), out=str(out or get("out") or "outputs"))
 
@@ -115,22 +116,15 @@ def run_image_metrics(run, fid=False, device="cpu", progress=None):
     """``[{"iteration": i, **image_snapshot_metrics}]`` for every snapshot of image run folder ``run``,
     with the classifier cached beside the run (in its outputs folder)."""
     run = Path(run)
-    try:
-        config = json.loads((run / "config.json").read_text())
-    except (OSError, ValueError) as err:
-        raise UsageError(f"{run} is not a readable run folder (config.json: {err})") from err
-    snapshots = sorted((run / "snapshots").glob("iter_*.npz"))
-    if not snapshots:
+    config = read_run_config(run)
+    iterations = snapshots.saved_iterations(run / "snapshots")
+    if not iterations:
         raise UsageError(f"{run} has no snapshots (snapshots/iter_NNNNNN.npz)")
     rows, classifier = [], None
-    for npz in snapshots:
-        try:
-            with np.load(npz) as z:
-                fake, iteration = z["fake"], int(z["iteration"])
-        except (OSError, ValueError, KeyError) as err:
-            raise UsageError(f"cannot read snapshot {npz}: {err}") from err
+    for iteration in iterations:
+        fake = snapshots.load(run, "snapshots", iteration)["fake"]
         if fake.ndim != 4:
-            raise UsageError(f"{run} is not an image run ({npz.name} holds points of shape {fake.shape[1:]})")
+            raise UsageError(f"{run} is not an image run (its snapshots hold points of shape {fake.shape[1:]})")
         if classifier is None:
             classifier = load_or_train_classifier(_options(config, run.parent), device=device, progress=progress)
         rows.append({"iteration": iteration, **image_snapshot_metrics(config, fake, device, fid, run.parent,

@@ -1,4 +1,4 @@
-"""Snapshot metrics: the numbers a run records beside every snapshot picture (issue 4).
+"""Snapshot metrics: the numbers a run records beside every snapshot picture.
 
 At each snapshot iteration the training loop calls :func:`record_snapshot_metrics`, which
 reads the snapshot's *saved* generated points back from ``snapshots/iter_NNNNNN.npz``
@@ -9,7 +9,7 @@ appends one record to ``metrics.jsonl``::
 
 Undefined values (the reverse KL when no sample is high quality) are written as ``null``.
 ``kind`` tells these records apart from the periodic training-loss records (which carry no
-``kind``). The metric definitions live in :mod:`mixgan.metrics` and docs/METRICS.md.
+``kind``). The metric definitions live in :mod:`mixgan.evaluation.toy_metrics` and docs/METRICS.md.
 """
 import time
 

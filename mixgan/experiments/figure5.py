@@ -105,7 +105,12 @@ def reduced_note(run_list):
 
 def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", from_runs=None,
                  frames=0, landscape=0, log=print, allow_unfinished=False):
-    """Train (or, with ``from_runs``, reuse) the four runs and draw the figure; returns the group folder."""
+    """Train (or, with ``from_runs``, reuse) the four runs and draw the figure; returns the group folder.
+
+    >>> from mixgan import figure5
+    >>> folder = figure5(quick="auto")  # doctest: +SKIP
+    >>> folder / "figure5.png"  # doctest: +SKIP
+    """
     if from_runs:
         cells = figure5_runs(from_runs, allow_unfinished)  # validate before creating anything
         if alpha is not None and any(cells[(d, "mixup")].config.get("alpha") != alpha for d in FIGURE5_DATA):

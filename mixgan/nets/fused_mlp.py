@@ -7,7 +7,7 @@ as one node whose backward masks the ReLU gradients in place and computes only t
 autograd asks for. With 32 runs at width 64, where every activation is 2 MiB and the element-
 wise passes are bound by memory traffic, the batched iteration went from 36.0 to 33.9 ms
 (the mean of six interleaved timings each, on the 2-core CPU). A single run gains nothing
-measurable from the same treatment (within ±3% at widths 64 and 512), so ``mixgan/models.py``
+measurable from the same treatment (within ±3% at widths 64 and 512), so ``mixgan/nets/mlp.py``
 keeps ``nn.Sequential``.
 
 Shapes: x [R, N, in]; weights [R, in, out]; biases [R, 1, out]; every layer but the last is

@@ -3,7 +3,7 @@
 Input [R, N, in] → output [R, N, out] with one batched matrix product per layer
 (``torch.bmm``), so R small runs cost about as many kernel launches as one. Adam is
 elementwise, so one optimiser over the stacked weights is exactly R independent optimisers.
-``stack`` builds it from R ordinary MLPs (``mixgan/models.py``) and ``unstack`` gives one run
+``stack`` builds it from R ordinary MLPs (``mixgan/nets/mlp.py``) and ``unstack`` gives one run
 back as an ordinary module, for snapshots and saved weights that look like a single run's.
 """
 import copy
@@ -33,7 +33,7 @@ class StackedMLP(nn.Module):
 
     def forward(self, x):
         params = [p for wb in zip(self.weights, self.biases) for p in wb]
-        if use_fused(x):  # the whole stack as one autograd node (mixgan/fused_mlp.py)
+        if use_fused(x):  # the whole stack as one autograd node (mixgan/nets/fused_mlp.py)
             return stacked_mlp(x, params)
         return forward_layers(x, params)[-1]  # recorded op by op, for callers that differentiate twice
 

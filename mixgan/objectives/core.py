@@ -77,7 +77,7 @@ def sample_beta(shape, alpha, generator, device):
 def beta_draws(shape, generator, device):
     """The raw random numbers one :func:`sample_beta` call takes from ``generator``, in its order.
 
-    Split from the transform so that the batched engine (``mixgan/batched.py``) can draw each
+    Split from the transform so that the batched engine (``mixgan/training/batched.py``) can draw each
     run's numbers from that run's own generator and transform all runs at once."""
     draws = []
     for _ in range(2):  # X, then Y
@@ -131,7 +131,7 @@ def uniform_from_draws(draws, alpha):
 LAMBDA_DISTRIBUTIONS = {"beta": sample_beta, "uniform": sample_uniform}
 
 # The same distributions split into (raw draws from one generator, transform of stacked draws),
-# for engines that give every run its own generator (mixgan/batched.py).
+# for engines that give every run its own generator (mixgan/training/batched.py).
 LAMBDA_DRAWS = {"beta": (beta_draws, beta_from_draws), "uniform": (uniform_draws, uniform_from_draws)}
 
 

@@ -1,7 +1,7 @@
-"""Sample grids of images, drawn from saved arrays like :mod:`mixgan.plots` draws points.
+"""Sample grids of images, drawn from saved arrays like :mod:`mixgan.viz.plots` draws points.
 
 Images are float arrays [N, C, H, W] in [-1, 1] (what the generator's tanh gives and what
-:mod:`mixgan.image_data` loads). Values outside are clipped for display only.
+:mod:`mixgan.data.images` loads). Values outside are clipped for display only.
 """
 import math
 

@@ -44,7 +44,7 @@ LANDSCAPE_CMAP = "Greys"  # light where D says "generated", dark where it says "
 
 
 def draw_landscape(ax, landscape, limits):
-    """D's probability (see mixgan/landscape.py for the grid) as a heat map under the points.
+    """D's probability (see mixgan/evaluation/landscape.py for the grid) as a heat map under the points.
     Grid values sit at pixel centres, so the image extends half a cell beyond the grid."""
     n = landscape.shape[0]
     lo, hi = (float(v) for v in limits)
