@@ -130,9 +130,6 @@ def compare(configs, jobs=1, out=None, log=print, meta=None):
 
 def tabulate_runs(keyed_runs, out, log=print, meta=None):
     """A new numbered comparison folder under ``out`` with the tables of ``{(data, label, seed): run}``."""
-    labels = list(dict.fromkeys(k[1] for k in keyed_runs))
-    meta = {"labels": labels, "datasets": list(dict.fromkeys(k[0] for k in sorted(keyed_runs))),
-            "seeds": sorted({k[2] for k in keyed_runs}), **(meta or {})}
     folder = folders.create_run_folder(out, "compare")
-    log(write_summary(folder, keyed_runs, meta))
+    log(write_summary(folder, keyed_runs, meta or {}))
     return folder
