@@ -1,5 +1,5 @@
 """``mixgan animate``: PNG frames and a GIF or MP4 of runs side by side, drawn from their saved arrays."""
-from mixgan.commands.options import add_allow_unfinished_argument, number
+from mixgan.commands.options import add_allow_unfinished_argument, number, one_line
 
 
 
@@ -15,5 +15,5 @@ def add_arguments(parser):
 def run(args):
     from mixgan.viz.animate import animate
     folder = animate(args.runs, args.out, args.format, args.fps, args.landscape, allow_unfinished=args.allow_unfinished)
-    print(f"animation: {folder / ('animation.' + args.format)} (PNG frames in {folder / 'frames'})")
+    print(one_line(f"animation: {folder / ('animation.' + args.format)} (PNG frames in {folder / 'frames'})"))
     return 0

@@ -1,6 +1,6 @@
 """``mixgan compare``: train (or reuse) runs over objectives × datasets × seeds and tabulate them,
 or re-tabulate finished runs with ``--from``."""
-from mixgan.commands.options import (add_config_arguments, given_options, positive_count, split_list,
+from mixgan.commands.options import (add_config_arguments, given_options, one_line, positive_count, split_list,
                                      whole_number)
 from mixgan.errors import UsageError
 
@@ -51,5 +51,5 @@ def run(args):
         overrides.setdefault("snapshot_size", PROTOCOL_SAMPLES)
         configs = plan_runs(labels, datasets, range(args.seeds or 10), overrides, args.config)
         folder = compare(configs, args.jobs, log=log, meta={"overrides": overrides})
-    print(f"comparison folder: {folder}")
+    print(one_line(f"comparison folder: {folder}"))
     return 0

@@ -1,5 +1,5 @@
 """``mixgan figure5``: train the four runs of the paper's Figure 5 and draw it, or redraw it from runs."""
-from mixgan.commands.options import add_allow_unfinished_argument, at_least_zero, number
+from mixgan.commands.options import add_allow_unfinished_argument, at_least_zero, number, one_line
 
 
 
@@ -26,5 +26,5 @@ def run(args):
     group = make_figure5(seed=args.seed, device=args.device, out=args.out, alpha=args.alpha, quick=args.quick,
                          from_runs=args.from_runs, frames=args.frames, landscape=args.landscape,
                          allow_unfinished=args.allow_unfinished)
-    print(f"figure: {group / 'figure5.png'} (and figure5.pdf)")
+    print(one_line(f"figure: {group / 'figure5.png'} (and figure5.pdf)"))
     return 0

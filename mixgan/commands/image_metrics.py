@@ -1,4 +1,5 @@
 """``mixgan image-metrics RUN...``: the offline image metrics of every snapshot of image runs, as a table."""
+from mixgan.commands.options import one_line
 import json
 import math
 import sys
@@ -32,7 +33,7 @@ def run(args):
                 print(json.dumps({"run": str(run), **row}))
             continue
         columns = [c for c in COLUMNS if c in rows[0]]
-        print(f"{run}  (classifier test accuracy {rows[0]['classifier_test_accuracy']:.3f})")
+        print(one_line(f"{run}  (classifier test accuracy {rows[0]['classifier_test_accuracy']:.3f})"))
         table = [columns] + [[_show(r[c]) for c in columns] for r in rows]
         widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
         for line in table:

@@ -48,6 +48,10 @@ def main(argv=None):
     except UsageError as e:
         print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk or a read-only folder met outside a training run
+        where = f" {e.filename}" if e.filename else ""
+        print(f"mixgan: error: cannot write or read{one_line(where)}: {e.strerror or e}", file=sys.stderr)
+        return 2
     except (RunInterrupted, RunFailed) as e:  # a run that stopped says how, in one line
         print(f"mixgan: {one_line(e.message)}", file=sys.stderr)
         return e.exit_code

@@ -67,7 +67,8 @@ def split_list(text, what, kind=str, unique=False):
     try:
         return [kind(v) for v in items]
     except ValueError:
-        raise UsageError(f"{what} expects comma-separated {'numbers' if kind is float else 'names'}, got {text!r}")
+        noun = {float: "numbers", int: "whole numbers"}.get(kind, "names")
+        raise UsageError(f"{what} expects comma-separated {noun}, got {text!r}")
 
 
 def positive_count(text, what):

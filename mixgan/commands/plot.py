@@ -1,7 +1,7 @@
 """``mixgan plot``: runs (rows) at their snapshot iterations (columns), drawn from their saved arrays."""
 from pathlib import Path
 
-from mixgan.commands.options import add_allow_unfinished_argument
+from mixgan.commands.options import add_allow_unfinished_argument, one_line, split_list
 from mixgan.errors import UsageError
 
 
@@ -22,10 +22,7 @@ def run(args):
         raise UsageError(f"--out must end in .png, .pdf or .svg, got {args.out}")
     if not out.parent.is_dir():
         raise UsageError(f"folder {out.parent} does not exist")
-    try:
-        iterations = tuple(int(v) for v in args.iterations.split(",") if v.strip()) if args.iterations else None
-    except ValueError:
-        raise UsageError(f"--iterations expects comma-separated whole numbers, got {args.iterations!r}")
+    iterations = tuple(split_list(args.iterations, "--iterations", int)) if args.iterations else None
     shown = draw_run_grid([load_run(p, args.allow_unfinished) for p in args.runs], out, iterations, args.landscape, args.title)
-    print(f"figure: {out} ({len(args.runs)} runs × iterations {', '.join(map(str, shown))})")
+    print(one_line(f"figure: {out} ({len(args.runs)} runs × iterations {', '.join(map(str, shown))})"))
     return 0

@@ -1,7 +1,7 @@
 """``mixgan train``: one run, or ``--resume`` of a stopped one."""
 import json
 
-from mixgan.commands.options import add_config_arguments, config_from_args, refuse_with_resume
+from mixgan.commands.options import add_config_arguments, config_from_args, one_line, refuse_with_resume
 
 
 
@@ -22,8 +22,8 @@ def run(args):
         return 0
     from mixgan.training import train
     folder = train(config, progress=not args.no_progress)
-    print(f"run folder: {folder}")
-    print(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)")
+    print(one_line(f"run folder: {folder}"))
+    print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))
     return 0
 
 
@@ -37,7 +37,7 @@ def _resume(args):
     from mixgan.training.resume import resume
     folder, trained = resume(args.resume, progress=not args.no_progress)
     if not trained:
-        print(f"run {folder} is already finished; nothing to do")
+        print(one_line(f"run {folder} is already finished; nothing to do"))
         return 0
-    print(f"run folder: {folder} (resumed and finished)")
+    print(one_line(f"run folder: {folder} (resumed and finished)"))
     return 0

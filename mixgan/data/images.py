@@ -13,7 +13,8 @@ Data sets (``IMAGE_DATASETS``):
   ``DATA_ROOT/MNIST/raw/`` (``FashionMNIST/raw/``): ``train-images-idx3-ubyte`` and
   ``train-labels-idx1-ubyte`` (test split: ``t10k-*``), uncompressed or ``.gz``.
 * ``cifar10``: 32x32 RGB, ``DATA_ROOT/cifar-10-batches-py/data_batch_1..5`` (test split:
-  ``test_batch``), the python pickles. Only read files you trust: pickles can run code.
+  ``test_batch``), the python pickles, read by an unpickler that builds arrays, lists, dicts and
+  strings only, so a crafted file cannot run code.
 * ``folder:PATH``: every png/jpg/jpeg/bmp/webp below PATH (hidden names skipped), RGB, or
   grey when every file is grey; resized and centre-cropped to ``image_size`` (default 64).
   When every image sits in a sub-folder, the top-level sub-folders are the classes.
@@ -32,17 +33,15 @@ the same on-disk formats are used and ``download=True`` raises ``UsageError`` sa
 Bad input (missing or corrupt files, unknown names) raises ``UsageError``, one line.
 """
 import functools
-import gzip
 import os
-import pickle
-import struct
-import zlib
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mixgan.data.formats import read_cifar_batch, read_idx
 from mixgan.errors import UsageError
 
 FOLDER_PREFIX = "folder:"
@@ -60,6 +59,9 @@ DIGITS_SIZES = (8, 16, 32)
 DIGITS_TEST_SIZE = 297
 FOLDER_RESOLUTION = 64
 FOLDER_TEST_FRACTION = 0.1
+# Larger images are refused unread: a training image is at most 64x64, so even a large photo
+# (this allows about 8192x8192) carries far more than enough, and a decompression bomb is stopped.
+MAX_IMAGE_PIXELS = 1 << 26
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 _STANDARD = {  # name: (folder under data_root, torchvision class, class names)
@@ -279,38 +281,6 @@ def _read_mnist(name, root, part):
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
 
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-def read_idx(path):
-    """Parse an IDX file (raw or .gz) into a numpy array; UsageError if it is not a valid one.
-
-    Layout: two zero bytes, a type code (0x08 = uint8 ...), the number of dimensions, then
-    each dimension as a big-endian uint32, then the data, row-major, big-endian.
-    """
-    path = Path(path)
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                raw = f.read()
-        else:
-            raw = path.read_bytes()
-    except (OSError, EOFError, zlib.error) as err:
-        raise UsageError(f"cannot read {path}: {_one_line(err)}") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
-        raise UsageError(f"{path} is not an IDX file (bad magic number 0x{raw[:4].hex() or 'empty'})")
-    ndim, header = raw[3], 4 + 4 * raw[3]
-    if len(raw) < header:
-        raise UsageError(f"{path} is truncated: {len(raw)} bytes, shorter than its {header}-byte header")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    if len(raw) != expected:
-        raise UsageError(f"{path} is corrupt: its header says shape {dims} ({expected} bytes) "
-                         f"but the file has {len(raw)} bytes")
-    return np.frombuffer(raw, dtype, offset=header).reshape(dims)
-
-
 def _read_cifar10(root, part):
     folder = _files_folder("cifar10", root)
     names = _cifar_files(part)
@@ -321,13 +291,7 @@ def _read_cifar10(root, part):
     images, labels = [], []
     for f in names:
         path = folder / f
-        try:
-            with open(path, "rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")
-            data = np.asarray(batch.get(b"data", batch.get("data")))
-            batch_labels = np.asarray(batch.get(b"labels", batch.get("labels")), dtype=np.int64)
-        except Exception as err:
-            raise UsageError(f"{path} is not a CIFAR-10 python batch ({type(err).__name__}: {_one_line(err)})") from err
+        data, batch_labels = read_cifar_batch(path)
         if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or batch_labels.shape != (len(data),):
             raise UsageError(f"{path}: expected uint8 data [N, 3072] and N labels, got {data.dtype} "
                              f"{data.shape} and {batch_labels.shape} labels")
@@ -353,10 +317,18 @@ def _load_folder(name, size, split):
     classes = sorted({r.parts[0] for r in rel}) if all(len(r.parts) > 1 for r in rel) else None
 
     def open_image(p):
+        """The image's header only: sizes past MAX_IMAGE_PIXELS are refused before any decoding."""
         try:
-            return Image.open(p)
+            with warnings.catch_warnings():  # PIL's own bomb warning: the limit below is lower
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im = Image.open(p)
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise UsageError(f"cannot read image {p}: {_one_line(err)}") from err
+        if im.width * im.height > MAX_IMAGE_PIXELS:
+            im.close()
+            raise UsageError(f"image {p} is {im.width}x{im.height} pixels, more than the {MAX_IMAGE_PIXELS:,} "
+                             f"mixgan reads (training images are at most 64x64); refused undecoded")
+        return im
 
     modes = set()
     for p in files:  # Image.open only reads the header

@@ -14,13 +14,10 @@ import io
 import math
 from pathlib import Path
 
-import numpy as np
-
 from mixgan.config import config_label, read_run_config
 from mixgan.data import DATASETS, is_image_dataset
-from mixgan.errors import UsageError
 from mixgan.evaluation import measure
-from mixgan.runs import folders
+from mixgan.runs import folders, snapshots
 
 # Column order: sample quality first (the VEEGAN / PacGAN protocol, then distances with their
 # real-vs-real floor), then the discriminator diagnostics of section 3.7.
@@ -182,14 +179,9 @@ def collect_records(run_folders):
             # the runs): classes covered, class-histogram KL, Fréchet distance per snapshot.
             from mixgan.evaluation.image_metrics import run_image_metrics
             records = {r["iteration"]: r for r in run_image_metrics(run)}
-        for npz in sorted((run / "snapshots").glob("iter_*.npz")):
-            it = int(npz.stem.split("_")[1])
+        for it in snapshots.saved_iterations(run / "snapshots"):
             if it not in records:
-                try:
-                    with np.load(npz) as z:
-                        fake = z["fake"]
-                except (OSError, ValueError, KeyError) as e:
-                    raise UsageError(f"corrupt snapshot {npz}: {e}")
+                fake = snapshots.load(run, "snapshots", it)["fake"]
                 if measure.is_2d(fake):
                     records[it] = measure.snapshot_record(DATASETS[key[0]], fake, None, it,
                                                           read_run_config(run)["seed"])

@@ -15,6 +15,7 @@ from mixgan.config import label_overrides, make_config, read_run_config
 from mixgan.errors import UsageError
 from mixgan.evaluation.tables import run_key
 from mixgan.experiments.summary import write_summary
+from mixgan.experiments.workers import config_key, cpu_cores, runs_by_config, train_all
 from mixgan.runs import folders, status
 
 PROTOCOL_SAMPLES = 2500  # generated points per evaluation in VEEGAN / PacGAN's toy protocol
@@ -26,67 +27,36 @@ def plan_runs(labels, datasets, seeds, overrides=None, config_file=None):
             for data in datasets for label in labels for seed in seeds]
 
 
-def _config_key(config_dict):
-    import json
-    return json.dumps(config_dict, sort_keys=True)
-
-
 def finished_runs(folder):
-    """``{config json: run folder}`` for the finished runs directly under ``folder`` (their
-    ``status.json`` says finished). Unfinished runs are named on stderr and left out, never
-    tabulated from part of their snapshots; folders with an unreadable config are not runs of
-    ours and are skipped."""
-    found = {}
-    folder = Path(folder)
-    if not folder.is_dir():
-        return found
-    for run in sorted(folder.iterdir()):
-        if not (run / "config.json").is_file():
-            continue
-        try:
-            config = read_run_config(run)
-            state = status.read_status(run)
-        except (OSError, UsageError):
-            continue
-        if state["state"] != "finished":
-            print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
-            continue
-        found.setdefault(_config_key(config), run)  # the oldest of identical runs
-    return found
-
-
-def _train_one(config, threads):
-    """Worker: train one run with ``threads`` torch threads (so parallel jobs do not oversubscribe the CPU)."""
-    import torch
-    from mixgan.training import train
-    torch.set_num_threads(threads)
-    return str(train(config, progress=False))
+    """``{config key: run folder}`` for the finished runs directly under ``folder``. Unfinished
+    runs are named on stderr and left out, never tabulated from part of their snapshots."""
+    finished, resumable = runs_by_config(folder)
+    for run in resumable.values():
+        print(f"mixgan: skipping unfinished run: {status.describe(run, status.read_status(run))}", file=sys.stderr)
+    return finished
 
 
 def train_or_reuse(configs, jobs=1, log=print):
-    """Run folders for every config, in order: reused when a finished identical run exists, else
-    trained (in ``jobs`` parallel processes)."""
-    index = {}
+    """Run folders for every config, in order: a finished identical run is reused, a stopped one
+    resumed from its checkpoint, and the rest trained (in ``jobs`` parallel processes)."""
+    finished, resumable = {}, {}
     for out in {c.out for c in configs}:
-        index.update(finished_runs(out))
-    found = [index.get(_config_key(c.to_dict())) for c in configs]
+        done, stopped = runs_by_config(out, say_skipped=False)
+        finished.update(done)
+        resumable.update(stopped)
+    found = [finished.get(config_key(c.to_dict())) for c in configs]
     todo = [i for i, run in enumerate(found) if run is None]
-    log(f"compare: {len(configs) - len(todo)} finished runs reused, {len(todo)} to train")
-    if jobs <= 1 or len(todo) <= 1:
+    tasks = [(configs[i], resumable.get(config_key(configs[i].to_dict()))) for i in todo]
+    resumed = sum(folder is not None for _, folder in tasks)
+    log(f"compare: {len(configs) - len(todo)} finished runs reused, {resumed} resumed, {len(todo) - resumed} to train")
+    if jobs > 1:
+        threads = max(1, cpu_cores() // jobs)
+    else:
         import torch
-        for n, i in enumerate(todo, 1):
-            found[i] = Path(_train_one(configs[i], max(1, torch.get_num_threads())))
-            log(f"  [{n}/{len(todo)}] {found[i]}")
-        return found
-    # Spawned (not forked) workers: safe with CUDA and with torch's own thread pools.
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(_train_one, configs[i], threads): i for i in todo}
-        for n, f in enumerate(as_completed(futures), 1):
-            found[futures[f]] = Path(f.result())
-            log(f"  [{n}/{len(todo)}] {found[futures[f]]}")
+        threads = torch.get_num_threads()
+    trained = train_all(tasks, min(jobs, len(tasks)), threads, log=log, label=lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}")
+    for i, (path, _) in zip(todo, trained):
+        found[i] = path
     return found
 
 

@@ -11,15 +11,14 @@ On a CPU with two or more cores the four runs train in parallel processes, each 
 to its share of the cores so they do not oversubscribe them. ``--quick`` trains the
 documented reduced setting :data:`QUICK` instead (see docs/FIGURES.md for its measured time).
 """
-import os
+import re
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 
 from mixgan.runs import folders
-from mixgan.config import make_config
+from mixgan.config import make_config, read_run_config
 from mixgan.errors import UsageError
+from mixgan.experiments.workers import config_key, cpu_cores, runs_by_config, train_all
 from mixgan.viz.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, figure5_figure, figure5_runs, save_both
 
 # The reduced setting of ``--quick`` (chosen by measurement on a shared 2-core CPU; see docs/FIGURES.md).
@@ -27,13 +26,6 @@ from mixgan.viz.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, figure5_figure,
 QUICK = dict(width=128, iterations=2000, snapshots=(10, 100, 500, 1000, 2000))
 QUICK_NOTE = ("reduced figure (--quick: width {width}, {iterations} iterations); the paper's figure is "
               "`mixgan figure5` (width 512, 20000 iterations; best on a GPU)")
-
-
-def cpu_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not every platform has affinity masks
-        return os.cpu_count() or 1
 
 
 def resolve_quick(quick, device):
@@ -54,43 +46,54 @@ def figure5_configs(seed, device, alpha, quick, out, frames=0, landscape=0):
             for d in FIGURE5_DATA for o in FIGURE5_OBJECTIVES]
 
 
-def _train_in_process(config, threads):
-    """Worker body: one run with ``threads`` torch threads (separate process, so no shared state)."""
-    import torch
-    torch.set_num_threads(threads)
-    from mixgan.training import train
-    start = time.perf_counter()
-    return str(train(config, progress=False)), time.perf_counter() - start
-
-
 def train_runs(configs, log=print):
-    """Train several independent runs; parallel processes on a multi-core CPU, one after another
-    on a GPU (they would only queue on it). Returns [(run folder, seconds)] in the order given."""
-    from mixgan.training import resolve_device, train
+    """Train the runs of ``configs`` (those in one group folder): a finished one is kept, a stopped
+    one resumed from its checkpoint, the rest trained; in parallel processes on a multi-core CPU,
+    one after another on a GPU (they would only queue on it). Returns [(run folder, seconds)]."""
+    from mixgan.training import resolve_device
+    finished, resumable = {}, {}
+    for out in {c.out for c in configs}:
+        done, stopped = runs_by_config(out, say_skipped=False)
+        finished.update(done)
+        resumable.update(stopped)
+    todo = [c for c in configs if config_key(c.to_dict()) not in finished]
+    if len(todo) < len(configs) or resumable:
+        log(f"{len(configs) - len(todo)} runs already finished, {len(resumable)} to resume")
+    # Longest first (mixup's shuffled pairing reads two batches per D step), so no worker is
+    # left with a long run at the end while the other idles.
+    from mixgan.objectives import OBJECTIVES
+    todo.sort(key=lambda c: -OBJECTIVES[c.objective](c).d_batches)
+    tasks = [(c, resumable.get(config_key(c.to_dict()))) for c in todo]
     on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs)
     cores = cpu_cores()
-    if on_cpu and cores >= 2 and len(configs) >= 2:
-        workers = min(cores, len(configs))
-        threads = max(1, cores // workers)
-        log(f"training {len(configs)} runs in {workers} parallel processes ({threads} torch thread(s) each)")
-        results = [None] * len(configs)
-        # Longest first (mixup's shuffled pairing reads two batches per D step), so no worker is
-        # left with a long run at the end while the other idles.
-        from mixgan.objectives import OBJECTIVES
-        order = sorted(range(len(configs)), key=lambda i: -OBJECTIVES[configs[i].objective](configs[i]).d_batches)
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_train_in_process, configs[i], threads): i for i in order}
-            for f in as_completed(futures):
-                i = futures[f]
-                results[i] = (Path(f.result()[0]), f.result()[1])
-                log(f"  {configs[i].data}/{configs[i].objective}: {results[i][1]:.0f} s  → {results[i][0]}")
-        return results
-    results = []
-    for c in configs:
-        log(f"training {c.data}/{c.objective} on {resolve_device(c.device)}")
-        start = time.perf_counter()
-        results.append((train(c), time.perf_counter() - start))
-    return results
+    workers = min(cores, len(tasks)) if on_cpu and cores >= 2 else 1
+    threads = max(1, cores // max(1, workers))
+    if workers > 1:
+        log(f"training {len(tasks)} runs in {workers} parallel processes ({threads} torch thread(s) each)")
+    label = lambda c: f"{c.data}/{c.objective}"  # noqa: E731
+    trained = dict(zip((config_key(c.to_dict()) for c in todo),
+                       train_all(tasks, workers, threads, log, label, progress=workers == 1)))
+    return [trained.get(config_key(c.to_dict())) or (finished[config_key(c.to_dict())], 0.0) for c in configs]
+
+
+def unfinished_group(out, label, configs_for):
+    """The newest group folder ``out/NNNNN-<label>`` without its figure whose runs all belong to
+    the plan ``configs_for(group)``: a figure5 command stopped before its end, to go on with."""
+    out = Path(out)
+    if not out.is_dir():
+        return None
+    pattern = re.compile(rf"^\d{{5,}}-{re.escape(label)}$")
+    for group in sorted((p for p in out.iterdir() if pattern.match(p.name) and p.is_dir()), reverse=True):
+        if (group / "figure5.png").exists():
+            continue
+        planned = {config_key(c.to_dict()) for c in configs_for(group)}
+        held = [p for p in group.iterdir() if (p / "config.json").is_file()]
+        try:
+            if all(config_key(read_run_config(p)) in planned for p in held):
+                return group
+        except UsageError:
+            continue
+    return None
 
 
 def reduced_note(run_list):
@@ -124,8 +127,14 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         figure5_configs(seed, device, alpha, quick_on, out, frames, landscape)  # bad options fail here,
         from mixgan.training import resolve_device
         resolve_device(device)  # before any folder is created
-        group = folders.create_run_folder(out, f"figure5{'-quick' if quick_on else ''}-s{seed}")
-        configs = figure5_configs(seed, device, alpha, quick_on, group, frames, landscape)
+        label = f"figure5{'-quick' if quick_on else ''}-s{seed}"
+        configs_for = lambda group: figure5_configs(seed, device, alpha, quick_on, group, frames, landscape)  # noqa: E731
+        group = unfinished_group(out, label, configs_for)
+        if group is not None:
+            log(f"going on with the stopped figure in {group}")
+        else:
+            group = folders.create_run_folder(out, label)
+        configs = configs_for(group)
         if quick_on:
             log("quick mode: " + QUICK_NOTE.format(**QUICK))
         log(f"figure folder: {group} (each run's metrics.jsonl shows its progress)")

@@ -12,7 +12,9 @@ Files are written atomically (temporary name, then rename); the newest two are k
 """
 import hashlib
 import io
+import os
 import re
+import warnings
 from pathlib import Path
 
 import torch
@@ -39,8 +41,12 @@ def path_for(run, iteration):
 
 
 def list_checkpoints(run):
-    """Checkpoint files of a run as ``[(iteration, path)]``, newest first."""
+    """Checkpoint files of a run as ``[(iteration, path)]``, newest first. A ``checkpoints`` that
+    is not a folder is an error: read as "no checkpoint yet" it would restart the run."""
     if not folder(run).is_dir():
+        if os.path.lexists(folder(run)):
+            raise UsageError(f"{folder(run)} is not a folder; the run's checkpoints cannot be read (move it "
+                             f"aside only if the run should start again from iteration 0)")
         return []
     found = [(int(m.group(1)), p) for p in folder(run).iterdir() if (m := _NAME.match(p.name))]
     return sorted(found, reverse=True)
@@ -101,9 +107,13 @@ def decode(data, name="checkpoint"):
     if hashlib.sha256(payload).hexdigest().encode() != m.group(2):
         raise CorruptCheckpoint(f"{name} is truncated or damaged (its checksum does not match)")
     try:
-        ckpt = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-        raise CorruptCheckpoint(f"{name} cannot be read: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        with warnings.catch_warnings():  # torch's warnings about old pickle protocols say nothing to the user
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - any unpickling failure means the same thing to the user
+        # torch's own message suggests loading without weights_only, which could run code: not quoted.
+        raise CorruptCheckpoint(f"{name} holds something other than a mixgan training state (refused unread: "
+                                f"loading it could run code)")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or not isinstance(ckpt.get("iteration"), int):
         raise CorruptCheckpoint(f"{name} does not hold a mixgan training state")
     return ckpt
@@ -123,8 +133,8 @@ def load(path):
     """Read and verify one checkpoint file."""
     try:
         data = Path(path).read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read checkpoint {path}: {e.strerror or e}")
+    except OSError as e:  # a folder in its place counts as damaged: an older checkpoint may still serve
+        raise CorruptCheckpoint(f"cannot read checkpoint {path}: {e.strerror or e}")
     return decode(data, name=f"checkpoint {path}")
 
 

@@ -73,8 +73,9 @@ def append_jsonl(path, record):
 
 
 def read_jsonl(path):
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Every record of a ``.jsonl`` file; ValueError for a line that is not UTF-8 JSON."""
+    with open(path, "rb") as f:
+        return [json.loads(line.decode("utf-8")) for line in f if line.strip()]
 
 
 _NUMBERED = re.compile(r"^(\d{5,})-")
@@ -119,25 +120,29 @@ def fsync_file(path):
 def trim_metrics(run, iteration):
     """Keep the lines of metrics.jsonl up to ``iteration`` (the checkpoint a resume starts
     from): later lines are written again by the resumed run, and a last line cut short by a
-    kill is dropped. A damaged line before the end is an error, not something to skip."""
+    kill (no line break) is dropped. A whole line that is damaged (not UTF-8, not a JSON object,
+    no whole iteration number) is a one-line UsageError and the file is left as it is."""
     path = Path(run) / "metrics.jsonl"
     if not path.exists():
         return
-    lines = path.read_text().splitlines(keepends=True)
+    try:
+        lines = path.read_bytes().splitlines(keepends=True)
+    except OSError as e:  # a folder in its place, unreadable
+        raise UsageError(f"cannot read {path}: {e.strerror or e}; the run's metrics cannot be continued")
     kept = []
     for n, line in enumerate(lines):
+        if not line.endswith(b"\n") and n == len(lines) - 1:
+            break  # cut short by a kill: lines are appended whole, so only the last can be
         try:
-            record = json.loads(line)
-            if not line.endswith("\n"):
-                raise ValueError("cut short")
-        except ValueError:
-            if n == len(lines) - 1:
-                break
+            record = json.loads(line.decode("utf-8"))
+            if not isinstance(record, dict) or type(record.get("iteration", 0)) is not int:
+                raise ValueError("not a metrics record")
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors too
             raise UsageError(f"{path} line {n + 1} is damaged; the run's metrics cannot be continued")
         if record.get("iteration", 0) <= iteration:
             kept.append(line)
     if len(kept) != len(lines):
-        atomic_write_text(path, "".join(kept))
+        atomic_write_bytes(path, b"".join(kept))
 
 
 def remove_temporary_files(run):

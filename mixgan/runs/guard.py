@@ -55,13 +55,14 @@ class RunGuard:
         """Training starts after iteration ``done`` (0, or the checkpoint a resume starts from):
         mark every run running and catch signals."""
         self.iteration = self.checkpoint_iteration = done
-        for run in self.folders:
-            if resuming:
+        if resuming:  # refused here (a damaged metrics.jsonl), a run is left exactly as it was
+            for run in self.folders:
                 folders.remove_temporary_files(run)
                 folders.trim_metrics(run, done)
+        self.started = True  # from here on, whatever stops the job is recorded and said in one line
+        for run in self.folders:
             status.write_status(run, "running", (f"resumed from iteration {done}" if resuming else "started")
                                 + self.where, done)
-        self.started = True
         self._catch_signals()
 
     # --- during training -----------------------------------------------------------------

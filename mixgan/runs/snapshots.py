@@ -40,8 +40,10 @@ def load(run, kind, iteration):
     try:
         with np.load(source) as z:
             arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise UsageError(f"cannot read {source}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    except OSError as e:
+        raise UsageError(f"cannot read {source}: {e.strerror or e}")
+    except (ValueError, EOFError, zipfile.BadZipFile):  # numpy's own text would suggest unsafe loading
+        raise UsageError(f"{source} is not a snapshot file (a numpy .npz of plain arrays)")
     for key in ("real", "fake"):
         a = arrays.get(key)
         points, images = a is not None and a.ndim == 2 and a.shape[1] == 2, a is not None and a.ndim == 4

@@ -105,7 +105,10 @@ class RunLock:
     def acquire(self):
         if fcntl is None:
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:  # a folder in its place, a read-only or full disk
+            raise UsageError(f"cannot lock run {self.path.parent}: {self.path.name}: {e.strerror or e}")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -8,6 +8,7 @@ every run has them, otherwise from ``snapshots/``. Output goes to a new numbered
     outputs/NNNNN-animate/frames/frame_0000.png ..., animation.gif (or .mp4), animation.json
 """
 import io
+import shutil
 
 import imageio.v3 as iio
 import matplotlib.pyplot as plt
@@ -69,11 +70,15 @@ def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=prin
     pngs, movie = zip(*(render_frame(run_list, it, kind, landscape) for it in iterations))
     encoded = encode(movie, fmt, fps)
     folder = folders.create_run_folder(out, "animate")
-    (folder / "frames").mkdir()
-    for i, png in enumerate(pngs):
-        folders.atomic_write_bytes(folder / "frames" / f"frame_{i:04d}.png", png)
-    folders.atomic_write_bytes(folder / f"animation.{fmt}", encoded)
-    folders.atomic_write_json(folder / "animation.json", {
-        "runs": [str(r.path) for r in run_list], "source": kind, "iterations": list(iterations),
-        "format": fmt, "fps": fps, "landscape": bool(landscape)})
+    try:
+        (folder / "frames").mkdir()
+        for i, png in enumerate(pngs):
+            folders.atomic_write_bytes(folder / "frames" / f"frame_{i:04d}.png", png)
+        folders.atomic_write_bytes(folder / f"animation.{fmt}", encoded)
+        folders.atomic_write_json(folder / "animation.json", {
+            "runs": [str(r.path) for r in run_list], "source": kind, "iterations": list(iterations),
+            "format": fmt, "fps": fps, "landscape": bool(landscape)})
+    except OSError as e:  # a full disk: no half-written animation folder is left behind
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UsageError(f"cannot write the animation into {folder.parent}: {e.strerror or e}")
     return folder

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mixgan.evaluation.toy_metrics import frame_limits  # noqa: E402
-from mixgan.runs.folders import atomic_write_bytes  # noqa: E402
+from mixgan.runs import folders  # noqa: E402
 
 REAL_COLOR = "tab:blue"
 FAKE_COLOR = "tab:orange"
@@ -58,7 +58,7 @@ def save_figure(fig, path, keep_open=False, **kwargs):
     fig.savefig(buf, format=str(path).rsplit(".", 1)[-1], **kwargs)
     if not keep_open:  # keep_open: the same figure is saved again in another format
         plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    folders.atomic_write_bytes(path, buf.getvalue())
 
 
 def draw_snapshot(npz_path, png_path, title=None):

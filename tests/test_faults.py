@@ -1,0 +1,308 @@
+"""Fault injection: each attack below once got through (code run from a data file, workers left
+running, a compare that restarted runs, tracebacks on damaged folders and full disks, a silent
+restart, unsafe advice in messages, decompression bombs). Each must now give one line and exit 2
+(or the documented code of a stopped run), change no run, leave no process, and run no code."""
+import errno
+import hashlib
+import json
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny_config
+from mixgan.commands.main import main
+from mixgan.runs import checkpoints, folders, status
+from mixgan.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def one_error_line(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+def snapshot_of(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in sorted(Path(folder).rglob("*"))}
+
+
+@pytest.fixture
+def stopped_run(tmp_path):
+    """A run stopped after its checkpoint at iteration 4 of 8 (as Ctrl-C leaves one)."""
+    run = train(tiny_config(out=str(tmp_path / "runs"), iterations=8, checkpoint_every=4, snapshots=(8,)),
+                progress=False)
+    for later in (checkpoints.path_for(run, 8), run / "generator.pt", run / "discriminator.pt"):
+        later.unlink()
+    lines = folders.read_jsonl(run / "metrics.jsonl")
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines if r["iteration"] <= 4))
+    status.write_status(run, "interrupted", "SIGINT at iteration 4", 4)
+    return run
+
+
+# ---------------------------------------------------------------- nothing executed
+class RunsACommand:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_crafted_cifar_batch_runs_nothing_and_is_named(tmp_path, capsys, monkeypatch):
+    from mixgan.data import images
+    monkeypatch.setattr(images, "import_torchvision", lambda: (None, "not installed"))
+    batches = tmp_path / "data" / "cifar-10-batches-py"
+    batches.mkdir(parents=True)
+    marker = tmp_path / "ran"
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (batches / name).write_bytes(pickle.dumps({b"data": RunsACommand(marker), b"labels": [0]}))
+    assert main(["train", "--data", "cifar10", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "o"),
+                 "--iterations", "1", "--no-progress"]) == 2
+    one_error_line(capsys, str(batches / "data_batch_1"), "posix.system")
+    assert not marker.exists() and not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------- damaged run folders on resume
+@pytest.mark.parametrize("damage", ["not utf-8", "a list", "a text iteration", "metrics folder", "lock folder"])
+def test_a_damaged_run_folder_is_one_line_and_left_as_it_was(stopped_run, capsys, damage):
+    metrics = stopped_run / "metrics.jsonl"
+    lines = metrics.read_bytes().splitlines(keepends=True)
+    bad = {"not utf-8": b'{"iteration": 1, "d_loss": "\xff\xfe"}\n', "a list": b"[1, 2]\n",
+           "a text iteration": b'{"iteration": "abc"}\n'}
+    if damage in bad:
+        metrics.write_bytes(lines[0] + bad[damage] + b"".join(lines[1:]))
+    elif damage == "metrics folder":
+        metrics.unlink()
+        metrics.mkdir()
+    else:
+        (stopped_run / ".lock").unlink(missing_ok=True)
+        (stopped_run / ".lock").mkdir()
+    before = snapshot_of(stopped_run)
+    assert main(["train", "--resume", str(stopped_run), "--no-progress"]) == 2
+    one_error_line(capsys, str(stopped_run))
+    assert snapshot_of(stopped_run) == before
+
+
+def test_checkpoints_that_are_not_a_folder_stop_the_resume_instead_of_restarting(stopped_run, capsys):
+    shutil.rmtree(stopped_run / "checkpoints")
+    (stopped_run / "checkpoints").write_text("not a folder")
+    before = snapshot_of(stopped_run)
+    assert main(["train", "--resume", str(stopped_run), "--no-progress"]) == 2
+    one_error_line(capsys, "is not a folder")
+    assert snapshot_of(stopped_run) == before
+
+
+def test_a_checkpoint_that_is_a_folder_falls_back_to_the_older_one(tmp_path, capsys):
+    run = train(tiny_config(out=str(tmp_path), iterations=12, checkpoint_every=4, snapshots=(12,)), progress=False)
+    whole = torch.load(run / "generator.pt", weights_only=True)
+    newest = checkpoints.path_for(run, 12)
+    newest.unlink()
+    newest.mkdir()  # the newest "checkpoint" is a folder; iteration 8 is still good
+    for later in (run / "generator.pt", run / "discriminator.pt"):
+        later.unlink()
+    lines = folders.read_jsonl(run / "metrics.jsonl")
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines if r["iteration"] <= 8))
+    status.write_status(run, "interrupted", "SIGINT at iteration 8", 8)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert "set aside" in capsys.readouterr().err
+    resumed = torch.load(run / "generator.pt", weights_only=True)
+    assert all(torch.equal(resumed[k], whole[k]) for k in whole)
+
+
+# ------------------------------------------------------------------- full disks
+def filling_up(monkeypatch, when):
+    real = folders.atomic_write_bytes
+
+    def write(path, data):
+        if when(Path(path)):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
+    monkeypatch.setattr(folders, "atomic_write_bytes", write)
+
+
+def test_a_disk_full_at_the_first_status_write_is_one_line(tmp_path, capsys, monkeypatch):
+    filling_up(monkeypatch, lambda p: p.name == "status.json")
+    assert main(["train", *tiny_args(tmp_path / "o")]) == 2
+    one_error_line(capsys, "No space left on device")
+
+
+def tiny_args(out):
+    return ["--iterations", "4", "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16",
+            "--out", str(out), "--no-progress"]
+
+
+def test_plot_and_animate_into_a_full_disk_are_one_line_and_leave_nothing(tmp_path, capsys, monkeypatch):
+    run = train(tiny_config(out=str(tmp_path / "runs"), iterations=4, snapshots=(2, 4)), progress=False)
+    filling_up(monkeypatch, lambda p: p.suffix in (".png", ".gif", ".svg"))
+    assert main(["plot", str(run), "--out", str(tmp_path / "grid.png")]) == 2
+    one_error_line(capsys, "No space left on device")
+    assert not (tmp_path / "grid.png").exists()
+    assert main(["animate", str(run), "--out", str(tmp_path / "anim")]) == 2
+    one_error_line(capsys, "No space left on device")
+    assert not list((tmp_path / "anim").glob("*-animate"))
+
+
+# ------------------------------------------------------------- safe messages
+def test_refusals_never_suggest_unsafe_loading(tmp_path, capsys):
+    run = train(tiny_config(out=str(tmp_path), iterations=4, checkpoint_every=2, snapshots=(4,)), progress=False)
+    hostile = checkpoints.path_for(run, 6)
+    payload = pickle.dumps({"format": 1, "iteration": 6, "x": RunsACommand(tmp_path / "ran")}, protocol=4)
+    hostile.write_bytes(checkpoints.MAGIC + b" 1 sha256=%s\n" % hashlib.sha256(payload).hexdigest().encode() + payload)
+    with pytest.raises(checkpoints.CorruptCheckpoint) as refused:
+        checkpoints.load(hostile)
+    assert "weights_only" not in str(refused.value) and "could run code" in str(refused.value)
+    assert not (tmp_path / "ran").exists()
+    (run / "snapshots" / "iter_000004.npz").write_bytes(pickle.dumps(RunsACommand(tmp_path / "ran")))
+    assert main(["plot", str(run), "--out", str(tmp_path / "p.png")]) == 2
+    err = one_error_line(capsys, "is not a snapshot file")
+    assert "allow_pickle" not in err and not (tmp_path / "ran").exists()
+
+
+# ------------------------------------------------------------------ big numbers
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, capsys):
+    from PIL import Image
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    Image.new("L", (12000, 12000)).save(folder / "bomb.png")  # about 150 KB on disk, 144 million pixels
+    Image.new("L", (20, 20), 128).save(folder / "fine.png")
+    start = time.perf_counter()
+    assert main(["train", "--data", f"folder:{folder}", "--image-size", "8", "--iterations", "1", "--no-progress",
+                 "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys, "bomb.png", "12000x12000", "refused undecoded")
+    assert time.perf_counter() - start < 60  # never decoded: no 144-megapixel buffer was filled
+
+
+def test_an_idx_header_with_huge_dimensions_is_refused_with_the_true_size(tmp_path):
+    from mixgan.data.formats import read_idx
+    from mixgan.errors import UsageError
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3]) + (2**32 - 1).to_bytes(4, "big") * 3 + b"\0" * 10)
+    with pytest.raises(UsageError) as refused:
+        read_idx(path)
+    assert str((2**32 - 1) ** 3 + 16) in str(refused.value) and "-" not in str(refused.value).split("(")[1]
+
+
+def test_an_output_folder_with_a_line_break_keeps_stdout_one_line_per_item(tmp_path, capsys):
+    out = tmp_path / "a\nb"
+    assert main(["train", *tiny_args(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["run folder", "snapshots"]
+
+
+# ----------------------------------------------- nothing left running, nothing lost
+def descendants(pid):
+    """Every process below ``pid`` (from /proc), alive or not."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+LONG = ["--iterations", "200000", "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16",
+        "--log-every", "50", "--checkpoint-every", "100000", "--no-progress"]
+COMMANDS = {
+    "figure5": lambda out: ["figure5", "--quick", "--out", str(out)],
+    "compare": lambda out: ["compare", "--objectives", "standard,mixup", "--data", "ring", "--seeds", "1",
+                            "--jobs", "2", "--out", str(out), *LONG],
+}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_stopping_the_command_stops_every_worker_and_leaves_runs_resumable(tmp_path, command, sig):
+    out = tmp_path / "out"
+    parent = subprocess.Popen([sys.executable, "-m", "mixgan", *COMMANDS[command](out)], env=ENV, cwd=tmp_path,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    below = []
+    try:
+        training = lambda: len([p for p in out.rglob("metrics.jsonl") if p.stat().st_size > 0]) >= 2  # noqa: E731
+        assert wait_for(training, 120), "the workers never started training"
+        below = descendants(parent.pid)
+        assert len(below) >= 2
+        parent.send_signal(sig)
+        assert wait_for(lambda: not any(alive(p) for p in below), 30), [p for p in below if alive(p)]
+        code = parent.wait(30)
+    finally:  # whatever happened, nothing of this test is left running
+        for p in {parent.pid, *below, *descendants(parent.pid)}:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    runs = [p.parent for p in out.rglob("config.json") if p.parent.name[-3:-1] == "-s"]
+    assert runs
+    for run in runs:
+        st = status.read_status(run)
+        assert st["state"] != "failed" and not st["alive"] and st.get("resumable", True)
+    if sig != signal.SIGKILL:
+        assert code == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig]
+        err = parent.stderr.read()
+        assert err.count("\n") == 1 and "run the same command again" in err and "Traceback" not in err
+
+
+def test_compare_started_again_resumes_its_stopped_runs_to_the_same_result(tmp_path, capsys, monkeypatch):
+    args = ["compare", "--objectives", "standard,mixup", "--data", "ring", "--seeds", "1", "--iterations", "12",
+            "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16", "--log-every", "4",
+            "--checkpoint-every", "4", "--snapshots", "6,12"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+    calls = {"n": 0}
+    original_save = checkpoints.save
+
+    def stop_after_first_checkpoint(run, ckpt):
+        path = original_save(run, ckpt)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+        return path
+    monkeypatch.setattr(checkpoints, "save", stop_after_first_checkpoint)
+    assert main([*args, "--out", str(tmp_path / "stopped")]) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "stopped")]) == 0
+    assert "1 resumed" in capsys.readouterr().out
+    made = {p.name: p for p in (tmp_path / "stopped").iterdir() if p.name[-3:-1] == "-s"}
+    whole = {p.name: p for p in (tmp_path / "whole").iterdir() if p.name[-3:-1] == "-s"}
+    assert sorted(made) == sorted(whole)
+    for name in made:
+        a = torch.load(made[name] / "generator.pt", weights_only=True)
+        b = torch.load(whole[name] / "generator.pt", weights_only=True)
+        assert all(torch.equal(a[k], b[k]) for k in a)
