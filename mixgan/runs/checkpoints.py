@@ -112,8 +112,8 @@ def decode(data, name="checkpoint"):
             ckpt = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001 - any unpickling failure means the same thing to the user
         # torch's own message suggests loading without weights_only, which could run code: not quoted.
-        raise CorruptCheckpoint(f"{name} holds something other than a mixgan training state (refused unread: "
-                                f"loading it could run code)")
+        raise CorruptCheckpoint(f"{name} cannot be read: it holds something other than a mixgan training state "
+                                f"(refused unread: loading it could run code)")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or not isinstance(ckpt.get("iteration"), int):
         raise CorruptCheckpoint(f"{name} does not hold a mixgan training state")
     return ckpt

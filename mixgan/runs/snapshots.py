@@ -43,7 +43,7 @@ def load(run, kind, iteration):
     except OSError as e:
         raise UsageError(f"cannot read {source}: {e.strerror or e}")
     except (ValueError, EOFError, zipfile.BadZipFile):  # numpy's own text would suggest unsafe loading
-        raise UsageError(f"{source} is not a snapshot file (a numpy .npz of plain arrays)")
+        raise UsageError(f"cannot read {source}: it is not a snapshot file (a numpy .npz of plain arrays)")
     for key in ("real", "fake"):
         a = arrays.get(key)
         points, images = a is not None and a.ndim == 2 and a.shape[1] == 2, a is not None and a.ndim == 4
