@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -134,10 +135,14 @@ def filling_up(monkeypatch, when):
     monkeypatch.setattr(folders, "atomic_write_bytes", write)
 
 
-def test_a_disk_full_at_the_first_status_write_is_one_line(tmp_path, capsys, monkeypatch):
+def test_a_disk_full_at_the_first_status_write_is_one_line_and_the_run_resumes(tmp_path, capsys, monkeypatch):
     filling_up(monkeypatch, lambda p: p.name == "status.json")
     assert main(["train", *tiny_args(tmp_path / "o")]) == 2
-    one_error_line(capsys, "No space left on device")
+    one_error_line(capsys, "No space left on device", "mixgan train --resume")
+    monkeypatch.undo()  # space again
+    run, = (tmp_path / "o").iterdir()
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert status.read_status(run)["state"] == "finished"
 
 
 def tiny_args(out):
@@ -162,8 +167,10 @@ def test_refusals_never_suggest_unsafe_loading(tmp_path, capsys):
     hostile = checkpoints.path_for(run, 6)
     payload = pickle.dumps({"format": 1, "iteration": 6, "x": RunsACommand(tmp_path / "ran")}, protocol=4)
     hostile.write_bytes(checkpoints.MAGIC + b" 1 sha256=%s\n" % hashlib.sha256(payload).hexdigest().encode() + payload)
-    with pytest.raises(checkpoints.CorruptCheckpoint) as refused:
+    with warnings.catch_warnings(record=True) as warned, pytest.raises(checkpoints.CorruptCheckpoint) as refused:
+        warnings.simplefilter("always")
         checkpoints.load(hostile)
+    assert not warned  # torch's two-line note about old pickle protocols says nothing to the user
     assert "weights_only" not in str(refused.value) and "could run code" in str(refused.value)
     assert not (tmp_path / "ran").exists()
     (run / "snapshots" / "iter_000004.npz").write_bytes(pickle.dumps(RunsACommand(tmp_path / "ran")))
@@ -306,3 +313,32 @@ def test_compare_started_again_resumes_its_stopped_runs_to_the_same_result(tmp_p
         a = torch.load(made[name] / "generator.pt", weights_only=True)
         b = torch.load(whole[name] / "generator.pt", weights_only=True)
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_figure5_started_again_goes_on_in_its_folder(tmp_path, monkeypatch):
+    """A stopped figure keeps its finished runs, resumes the stopped one, trains the rest, draws."""
+    from mixgan.errors import RunInterrupted
+    from mixgan.experiments import figure5
+    monkeypatch.setattr(figure5, "QUICK", dict(width=8, iterations=12, snapshots=(6, 12)))
+    monkeypatch.setattr(figure5, "cpu_cores", lambda: 1)  # in this process, one run after another
+    calls = {"n": 0}
+    save = checkpoints.save
+
+    def stop_in_the_second_run(run, ckpt):
+        path = save(run, ckpt)
+        calls["n"] += 1
+        if calls["n"] == 4:  # the first run writes checkpoints at 6 and 12 and its last; this is the second's
+            raise KeyboardInterrupt
+        return path
+    monkeypatch.setattr(checkpoints, "save", stop_in_the_second_run)
+    with pytest.raises(RunInterrupted):
+        figure5.make_figure5(quick="on", out=tmp_path, log=lambda *a: None)
+    group, = tmp_path.iterdir()
+    assert not (group / "figure5.png").exists()
+    first = {p: snapshot_of(p) for p in group.iterdir() if status.read_status(p)["state"] == "finished"}
+    assert len(first) == 1
+    monkeypatch.setattr(checkpoints, "save", save)
+    assert figure5.make_figure5(quick="on", out=tmp_path, log=lambda *a: None) == group
+    assert (group / "figure5.png").exists() and len([p for p in group.iterdir() if p.is_dir()]) == 4
+    for run, files in first.items():
+        assert snapshot_of(run) == files  # kept as it was, not trained again

@@ -7,7 +7,6 @@ generator loss). A finished run whose ``config.json`` equals the requested confi
 instead of retrained, so an interrupted comparison picks up where it stopped and a larger
 ``--seeds`` only trains the new seeds.
 """
-import os
 import sys
 from pathlib import Path
 

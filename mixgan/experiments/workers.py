@@ -12,8 +12,10 @@ command stops everything it started and leaves every run resumable.
 """
 import atexit
 import ctypes
+import json
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,7 +23,9 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
-from mixgan.errors import RunInterrupted
+from mixgan.config import read_run_config
+from mixgan.errors import RunInterrupted, UsageError
+from mixgan.runs import status
 
 PR_SET_PDEATHSIG = 1  # prctl option, from linux/prctl.h
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -137,7 +141,6 @@ def _stop_workers(pool):
 
 def config_key(config_dict):
     """A run's options as one hashable value (``out`` included: runs are matched in their folder)."""
-    import json
     return json.dumps(config_dict, sort_keys=True)
 
 
@@ -146,9 +149,6 @@ def runs_by_config(folder, say_skipped=True):
     that finished, and for those that stopped before their end and can go on (interrupted,
     killed, or failed on a full disk; not a NaN failure, and not one another process trains).
     The oldest of identical runs wins. Folders that are not readable runs are skipped."""
-    from mixgan.config import read_run_config
-    from mixgan.errors import UsageError
-    from mixgan.runs import status
     finished, resumable = {}, {}
     folder = Path(folder)
     if not folder.is_dir():
@@ -165,6 +165,5 @@ def runs_by_config(folder, say_skipped=True):
         elif not state["alive"] and state.get("resumable", True):
             resumable.setdefault(key, run)
         elif say_skipped:
-            import sys
             print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
     return finished, resumable
