@@ -1,6 +1,13 @@
+import signal
+
 import pytest
 import torch
 from hypothesis import settings
+
+# A shell that starts the suite in the background (`make test &`) hands it SIGINT ignored, and
+# every process the tests start would inherit that. The suite runs as if started in a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Property tests draw their examples from a fixed seed, so a run of the suite is repeatable.
 settings.register_profile("mixgan", derandomize=True)

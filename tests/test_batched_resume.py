@@ -75,6 +75,7 @@ def test_every_run_of_a_batch_is_checkpointed_like_a_single_run(tmp_path):
 def test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly(tmp_path, monkeypatch):
     done = train_batched(batch_configs(tmp_path / "whole"), progress=False)
     configs = batch_configs(tmp_path / "stopped")
+    handler = signal.getsignal(signal.SIGINT)
     stop_at(monkeypatch, 8)
     with pytest.raises(RunInterrupted) as e:
         train_batched(configs, progress=False)
@@ -85,7 +86,7 @@ def test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly(tmp_path, mo
         assert st["state"] == "interrupted" and st["checkpoint_iteration"] == 8 and not st["alive"]
         assert not (run / "generator.pt").exists()
     monkeypatch.undo()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers given back
+    assert signal.getsignal(signal.SIGINT) is handler  # handlers given back
     train_batched(configs, progress=False, resume=stopped)
     for a, b in zip(done, stopped):
         wa, wb = weights(a), weights(b)

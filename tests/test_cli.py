@@ -107,3 +107,77 @@ def test_run_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
     for name in ("config.json", "generator.pt", "snapshots/iter_000002.png"):
         assert (run / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+@pytest.mark.parametrize("argv", [["compare", "--seed", "3"], ["sweep", "--max", "2"], ["train", "--iter", "5"],
+                                  ["figure5", "--qu"]])
+def test_abbreviated_options_are_refused_not_guessed(tmp_path, capsys, argv):
+    assert_refused(capsys, [*argv, "--out", str(tmp_path / "o")], "unrecognized arguments", tmp_path / "o")
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"mixgan {version('mixgan')}"
+
+
+def test_sample_draws_from_the_trained_generator(tmp_path, capsys):
+    import numpy as np
+    from mixgan import sample
+    assert main(["train", "--data", "ring", "--iterations", "6", "--out", str(tmp_path / "runs"), *TINY]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    assert main(["sample", str(run), "--n", "300", "--seed", "4", "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as z:
+        drawn = z["fake"]
+    assert drawn.shape == (300, 2) and np.array_equal(drawn, sample(run, n=300, seed=4))
+    assert not np.array_equal(drawn, sample(run, n=300, seed=5))  # another seed, other noise
+    # the final generator is the one that made the last snapshot from the fixed noise
+    import torch
+    from mixgan import load_run
+    from mixgan.runs import checkpoints
+    opened = load_run(run)
+    fixed_z = checkpoints.load(checkpoints.path_for(run, 6))["fixed_z"]
+    with torch.no_grad():
+        np.testing.assert_array_equal(opened.generator()(fixed_z).numpy(), opened.arrays(6)["fake"])
+    assert main(["sample", str(run), "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert "samples:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--out", "x.txt"], "must end in .npz or .png"),
+    (["--n", "0"], "--n must be >= 1"),
+    (["--n", "2000000"], "beyond the supported maximum"),
+    (["--iteration", "3"], "keeps no checkpoint at iteration 3"),
+])
+def test_sample_refuses_bad_input_in_one_line(tmp_path, capsys, args, words):
+    assert main(["train", "--data", "ring", "--iterations", "4", "--out", str(tmp_path / "runs"), *TINY]) == 0
+    run = next((tmp_path / "runs").iterdir())
+    argv = ["sample", str(run), *args]
+    if "--out" not in args:
+        argv += ["--out", str(tmp_path / "s.npz")]
+    capsys.readouterr()
+    assert_refused(capsys, argv, words, tmp_path / "s.npz")
+
+
+def test_sample_never_overwrites_and_names_a_missing_run(tmp_path, capsys):
+    (tmp_path / "s.npz").write_bytes(b"mine")
+    assert_refused(capsys, ["sample", str(tmp_path / "nothing"), "--out", str(tmp_path / "t.npz")],
+                   "does not exist", tmp_path / "t.npz")
+    assert main(["sample", str(tmp_path / "nothing"), "--out", str(tmp_path / "s.npz")]) == 2
+    assert "exists already" in capsys.readouterr().err and (tmp_path / "s.npz").read_bytes() == b"mine"
+
+
+def test_the_suite_runs_the_same_when_started_in_the_background(tmp_path):
+    """A background job starts with SIGINT ignored; mixgan still stops cleanly on SIGINT then."""
+    script = ("import signal, subprocess, sys\n"
+              "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # what `cmd &` does in a shell
+              "sys.exit(subprocess.call([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', "
+              "'tests/test_batched_resume.py::test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly', "
+              "'tests/test_resume.py::test_sigint_checkpoints_marks_interrupted_and_says_how_to_resume'], "
+              "stdin=subprocess.DEVNULL))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()}, stdin=subprocess.DEVNULL,
+                          start_new_session=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

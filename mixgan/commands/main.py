@@ -18,7 +18,17 @@ COMMANDS = {
     "animate": ("animate", "PNG frames and a GIF or MP4 of runs side by side"),
     "sweep": ("sweep", "train a grid of runs (data × objectives × α × seeds) batched, then tabulate"),
     "compare": ("compare", "train or reuse runs over objectives, datasets and seeds; tabulate metrics"),
+    "sample": ("sample", "draw new samples from a trained run's generator into a .npz or .png"),
 }
+
+
+def version():
+    """The installed mixgan's version (from its package metadata; no torch needed)."""
+    from importlib.metadata import PackageNotFoundError, version as installed
+    try:
+        return installed("mixgan")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def command_module(name):
@@ -28,6 +38,7 @@ def command_module(name):
 def build_parser(chosen=None):
     """The parser, with the options of subcommand ``chosen`` (every subcommand still listed)."""
     parser = Parser(prog="mixgan", description="Train, see and compare GAN objectives (standard and mixup).")
+    parser.add_argument("--version", action="version", version=f"mixgan {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name, (_, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

@@ -7,7 +7,12 @@ from mixgan.errors import UsageError
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that reports bad input as one line on stderr, exit status 2."""
+    """argparse that reports bad input as one line on stderr, exit status 2, and takes options
+    only as spelt: an abbreviation (``--seed`` for ``--seeds``) is an error, not a guess."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise UsageError(message)

@@ -76,3 +76,16 @@ def draw_snapshot(npz_path, png_path, title=None):
     draw_points(ax, real, fake, title)
     fig.tight_layout()
     save_figure(fig, png_path)
+
+
+def draw_samples(fake, real, path, title=None):
+    """A picture of samples drawn from a trained generator: points over the frame of the run's real
+    points (blue), or a grid of the first images."""
+    fig, ax = plt.subplots(figsize=(3.6, 3.6), dpi=120)
+    if fake.ndim == 4:
+        from mixgan.viz.image_plots import draw_image_grid  # it imports this module
+        draw_image_grid(ax, fake, title)
+    else:
+        draw_points(ax, real, fake, title)
+    fig.tight_layout()
+    save_figure(fig, path)
