@@ -141,3 +141,11 @@ def test_sweep_and_compare_give_the_same_numbers_for_the_same_runs(tmp_path, cap
     assert {r["label"] for r in rows["sweep"]} == {"standard", "mixup"} and len(rows["sweep"]) > 40
     for name in ("table-ring.csv", "table-grid.md"):
         assert (sweep / name).read_text() == (compared / name).read_text()
+
+
+def test_a_sweep_of_image_runs_tabulates_their_image_metrics(tmp_path, capsys):
+    assert main(["sweep", "--data", "digits", "--objectives", "standard,mixup", "--seeds", "1", "--iterations", "2",
+                 "--batch-size", "16", "--snapshot-size", "64", "--width", "8", "--out", str(tmp_path),
+                 "--no-progress"]) == 0
+    summary = (tmp_path / "00000-sweep" / "summary.md").read_text()
+    assert "classes_covered" in summary and "| mixup | 2 |" in summary and "| standard | 2 |" in summary

@@ -114,8 +114,10 @@ def summary_markdown(rows):
         last = {}
         for r in sub:
             last[r["label"]] = max(last.get(r["label"], 0), r["iteration"])
+        present = list(dict.fromkeys(r["metric"] for r in sub))
+        headline = [m for m in SUMMARY_METRICS if m in present] or present  # image runs: their own metrics
         parts += [f"### {data}\n", markdown_table([r for r in sub if r["iteration"] == last[r["label"]]],
-                                                   SUMMARY_METRICS)]
+                                                   headline)]
     return "\n".join(parts)
 
 
