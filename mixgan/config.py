@@ -24,11 +24,14 @@ def opt(default, doc, **meta):
 class TrainConfig:
     """Everything a training run needs; defaults follow the paper's equation and architecture.
 
-    Building one checks every value; presets are applied by :func:`make_config`.
+    Building one checks every value; a ``preset`` sets its options under those given.
 
     >>> from mixgan import TrainConfig
     >>> TrainConfig(objective="standard", data="ring", iterations=500).width
     512
+    >>> c = TrainConfig(preset="figure5", width=128)
+    >>> c.width, c.lambda_dist, c.pairing
+    (128, 'uniform', 'shuffled')
     """
 
     objective: str = opt("mixup", "GAN objective", choices="objectives")
@@ -295,16 +298,29 @@ def make_config(overrides=None, config_file=None):
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r}; valid options: {', '.join(FIELDS)}")
-    preset = values.get("preset")
+    for name, value in values.items():  # a whole number is a fine float (e.g. alpha = 1 in TOML)
+        if FIELDS[name].type is float and isinstance(value, int) and not isinstance(value, bool):
+            values[name] = float(value)
+    if isinstance(values.get("snapshots"), list):
+        values["snapshots"] = tuple(values["snapshots"])
+    return TrainConfig(**values)  # the preset is applied there, as for any TrainConfig
+
+
+_dataclass_init = TrainConfig.__init__
+
+
+def _init_under_preset(self, *args, **given):
+    """TrainConfig's constructor: the named preset's settings under the options given. This is
+    the one place presets apply, so Python (``TrainConfig(preset="figure5")``), config files and
+    the command line get the same run."""
+    given.update(zip(FIELDS, args))
+    preset = given.get("preset")
     if preset is not None and preset not in PRESETS:
         raise UsageError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
-    merged = {**PRESETS.get(preset, {}), **values}
-    for name, value in merged.items():  # a whole number is a fine float (e.g. alpha = 1 in TOML)
-        if FIELDS[name].type is float and isinstance(value, int) and not isinstance(value, bool):
-            merged[name] = float(value)
-    if isinstance(merged.get("snapshots"), list):
-        merged["snapshots"] = tuple(merged["snapshots"])
-    return TrainConfig(**merged)
+    _dataclass_init(self, **{**PRESETS.get(preset, {}), **given})
+
+
+TrainConfig.__init__ = _init_under_preset
 
 
 def read_run_config(run):

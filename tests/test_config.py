@@ -80,3 +80,19 @@ def test_bad_config_files(tmp_path):
 def test_presets_only_name_real_fields():
     for preset in PRESETS.values():
         assert set(preset) <= set(FIELDS)
+
+
+def test_presets_apply_the_same_from_python_files_and_the_command_line(tmp_path, capsys):
+    import json
+    from mixgan import TrainConfig, make_config
+    from mixgan.commands.main import main
+    from mixgan.config import PRESETS
+    for name in PRESETS:
+        assert TrainConfig(preset=name) == make_config({"preset": name})
+        assert all(getattr(TrainConfig(preset=name), k) == v for k, v in PRESETS[name].items())
+    mine = TrainConfig(preset="figure5", width=128, lambda_dist="beta")  # given options win over the preset
+    assert (mine.width, mine.lambda_dist, mine.pairing) == (128, "beta", "shuffled")
+    (tmp_path / "c.toml").write_text('preset = "figure5"\nwidth = 128\nlambda_dist = "beta"\n')
+    assert make_config(config_file=tmp_path / "c.toml") == mine
+    assert main(["train", "--preset", "figure5", "--width", "128", "--lambda-dist", "beta", "--dry-run"]) == 0
+    assert TrainConfig(**json.loads(capsys.readouterr().out)) == mine
