@@ -323,9 +323,15 @@ def _init_under_preset(self, *args, **given):
 TrainConfig.__init__ = _init_under_preset
 
 
+# The key of config.json under which a run records how it was made (the device it trained on,
+# the versions of mixgan, torch and Python, the command line): facts, not options.
+RECORDED = "recorded"
+
+
 def read_run_config(run):
     """The options a run folder was made with, as the dict in its ``config.json`` (runs made by
-    older versions may lack newer fields); one-line UsageError when there is none or it is damaged."""
+    older versions may lack newer fields; the ``recorded`` facts are left out); one-line
+    UsageError when there is none or it is damaged."""
     if "\x00" in str(run):  # the OS cannot even look such a path up
         raise UsageError(f"no run folder at {str(run)!r}")
     path = Path(run) / "config.json"
@@ -337,6 +343,7 @@ def read_run_config(run):
         raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}")
     if not isinstance(values, dict) or not {"data", "objective", "seed"} <= set(values):
         raise UsageError(f"{path} is damaged: expected a table of options")
+    values.pop(RECORDED, None)
     return values
 
 

@@ -133,3 +133,14 @@ def test_training_flushes_denormals_and_restores_the_setting(tmp_path, monkeypat
         assert ((torch.tensor([1e-40]) * 1.0).item() == 0.0) is before
     torch.set_flush_denormal(False)
     assert seen == [0.0, 0.0]  # flushed during both runs
+
+
+def test_config_json_records_how_the_run_was_made(tmp_path):
+    import platform
+    from mixgan.config import load_run_config, read_run_config
+    config = tiny_config(out=str(tmp_path), iterations=2)
+    run = train(config, progress=False)
+    recorded = json.loads((run / "config.json").read_text())["recorded"]
+    assert recorded["device"] == "cpu" and recorded["torch"] == torch.__version__
+    assert recorded["python"] == platform.python_version() and recorded["mixgan"] and recorded["command"]
+    assert "recorded" not in read_run_config(run) and load_run_config(run) == config  # facts, not options

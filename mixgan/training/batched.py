@@ -97,7 +97,7 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     device = prepare_device(c0.device)
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
-    run_folders = [create_run(c) for c in configs] if resume is None else [Path(run) for run in resume]
+    run_folders = [create_run(c, device) for c in configs] if resume is None else [Path(run) for run in resume]
     with RunGuard(run_folders, configs) as guard:
         return _train(configs, run_folders, guard, device, datas, objective, progress, cuda_graph, resume is not None)
 

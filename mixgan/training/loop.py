@@ -40,7 +40,7 @@ def train(config, progress=True, resume=None):
     if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
                          f"got {config.mixup_layer}")
-    run = create_run(config) if resume is None else Path(resume)
+    run = create_run(config, device) if resume is None else Path(resume)
 
     gen = run_generators(config.seed, device)
     G, D = G.to(device), D.to(device)

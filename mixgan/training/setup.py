@@ -1,9 +1,13 @@
 """What every training run does before its first iteration, in one place for the single-run
 loop (``loop.py``) and the batched engine (``batched.py``), so that the two cannot drift apart."""
 import functools
+import platform
+import shlex
+import sys
 
 import torch
 
+from mixgan.config import RECORDED
 from mixgan.data import data_label
 from mixgan.errors import UsageError
 from mixgan.nets import make_networks, spectral_norm_layers
@@ -55,12 +59,29 @@ def run_label(config):
     return f"{data_label(config.data)}-{config.objective}-s{config.seed}"
 
 
-def create_run(config):
-    """A new numbered run folder with its ``config.json`` and an empty ``snapshots/``."""
+def create_run(config, device):
+    """A new numbered run folder with its ``config.json`` (the options, and under ``recorded`` how
+    the run is made: see :func:`provenance`) and an empty ``snapshots/``."""
     run = folders.create_run_folder(config.out, run_label(config))
-    folders.atomic_write_json(run / "config.json", config.to_dict())
+    folders.atomic_write_json(run / "config.json", {**config.to_dict(), RECORDED: provenance(device)})
     (run / "snapshots").mkdir()
     return run
+
+
+def provenance(device):
+    """The device a run trains on (``cpu``, or ``cuda:0 (NVIDIA H100 80GB HBM3)``), the versions of
+    mixgan, torch and Python, and the command line that started it."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        mixgan_version = version("mixgan")
+    except PackageNotFoundError:
+        mixgan_version = "(not installed)"
+    name = str(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        name = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    return {"device": name, "mixgan": mixgan_version, "torch": torch.__version__,
+            "python": platform.python_version(), "command": shlex.join(sys.argv)}
 
 
 def snapshot_batch(config, data, generator, device):
