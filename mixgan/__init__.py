@@ -15,7 +15,7 @@ _API = {
     "make_config": ("mixgan.config", "make_config"),
     "train": ("mixgan.training.loop", "train"),
     "train_batched": ("mixgan.training.batched", "train_batched"),
-    "resume": ("mixgan.training.resume", "resume"),
+    "resume": ("mixgan.training.resuming", "resume"),
     "load_run": ("mixgan.runs.reader", "load_run"),
     "sample": ("mixgan.evaluation.sampling", "sample"),
     "snapshot_metrics": ("mixgan.evaluation.toy_metrics", "snapshot_metrics"),

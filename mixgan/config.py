@@ -298,11 +298,6 @@ def make_config(overrides=None, config_file=None):
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r}; valid options: {', '.join(FIELDS)}")
-    for name, value in values.items():  # a whole number is a fine float (e.g. alpha = 1 in TOML)
-        if FIELDS[name].type is float and isinstance(value, int) and not isinstance(value, bool):
-            values[name] = float(value)
-    if isinstance(values.get("snapshots"), list):
-        values["snapshots"] = tuple(values["snapshots"])
     return TrainConfig(**values)  # the preset is applied there, as for any TrainConfig
 
 
@@ -315,9 +310,15 @@ def _init_under_preset(self, *args, **given):
     the command line get the same run."""
     given.update(zip(FIELDS, args))
     preset = given.get("preset")
-    if preset is not None and preset not in PRESETS:
+    if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
         raise UsageError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
-    _dataclass_init(self, **{**PRESETS.get(preset, {}), **given})
+    values = {**PRESETS.get(preset, {}), **given}
+    for name, value in values.items():  # a whole number is a fine float (e.g. alpha = 1 in TOML)
+        if name in FIELDS and FIELDS[name].type is float and isinstance(value, int) and not isinstance(value, bool):
+            values[name] = float(value)
+    if isinstance(values.get("snapshots"), list):  # as JSON and TOML give it, and checkpoints store it
+        values["snapshots"] = tuple(values["snapshots"])
+    _dataclass_init(self, **values)
 
 
 TrainConfig.__init__ = _init_under_preset

@@ -16,7 +16,7 @@ from mixgan.runs import status
 from mixgan.training.batched import train_batched
 from mixgan.commands.main import main
 from mixgan.errors import RunInterrupted
-from mixgan.training.resume import resume
+from mixgan.training.resuming import resume
 
 
 def batch_configs(out, **kw):

@@ -14,7 +14,7 @@ from mixgan import objectives
 from mixgan.runs import status
 from mixgan.commands.main import main
 from mixgan.errors import RunFailed, UsageError
-from mixgan.training.resume import resume
+from mixgan.training.resuming import resume
 from mixgan.runs.folders import trim_metrics
 from mixgan.runs.folders import atomic_write_text, read_jsonl
 from mixgan.training import train

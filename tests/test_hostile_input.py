@@ -22,7 +22,7 @@ from mixgan.commands.main import main
 from mixgan.config import FIELDS, TrainConfig
 from mixgan.errors import UsageError
 from mixgan.training.memory import estimate_bytes
-from mixgan.training.resume import resume
+from mixgan.training.resuming import resume
 from mixgan.training import train
 
 TINY = ["--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16", "--iterations", "6",

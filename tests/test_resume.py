@@ -18,7 +18,7 @@ from mixgan import objectives
 from mixgan.runs import status
 from mixgan.commands.main import main
 from mixgan.errors import RunInterrupted, UsageError
-from mixgan.training.resume import resume
+from mixgan.training.resuming import resume
 from mixgan.runs.folders import create_run_folder, read_jsonl
 from mixgan.training import train
 

@@ -35,12 +35,15 @@ def run(args):
     from mixgan.training import resolve_device
     opened = load_run(args.run)
     samples = sample(opened, n=n, seed=args.seed, iteration=args.iteration, device=str(resolve_device(args.device)))
-    if out.suffix.lower() == ".npz":
-        folders.atomic_save_npz(out, fake=samples)
-    else:
-        from mixgan.viz.plots import draw_samples
-        shown = opened.iterations()
-        draw_samples(samples, opened.arrays(shown[-1])["real"], out,
-                     title=f"{opened.config['objective']} · {opened.config['data']} · {n} samples")
+    try:
+        if out.suffix.lower() == ".npz":
+            folders.atomic_save_npz(out, overwrite=False, fake=samples)
+        else:
+            from mixgan.viz.plots import draw_samples
+            shown = opened.iterations()
+            draw_samples(samples, opened.arrays(shown[-1])["real"], out, overwrite=False,
+                         title=f"{opened.config['objective']} · {opened.config['data']} · {n} samples")
+    except FileExistsError:
+        raise UsageError(f"{out} exists already; sample never overwrites a file")
     print(one_line(f"samples: {out} ({n} from {opened.path})"))
     return 0

@@ -34,7 +34,7 @@ def _resume(args):
         from mixgan.config import load_run_config
         print(json.dumps(load_run_config(args.resume).to_dict(), indent=2))
         return 0
-    from mixgan.training.resume import resume
+    from mixgan.training.resuming import resume
     folder, trained = resume(args.resume, progress=not args.no_progress)
     if not trained:
         print(one_line(f"run {folder} is already finished; nothing to do"))

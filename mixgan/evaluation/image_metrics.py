@@ -15,7 +15,7 @@ A small classifier trained on the data set's own training images
 * ``fid`` only when asked, through :mod:`mixgan.fid` (never a silent zero).
 
 :func:`image_snapshot_metrics` returns a flat dict of plain numbers, like
-:func:`mixgan.metrics.snapshot_metrics` does for 2D points.
+:func:`mixgan.evaluation.toy_metrics.snapshot_metrics` does for 2D points.
 """
 import types
 from pathlib import Path

@@ -48,12 +48,8 @@ def train_or_reuse(configs, jobs=1, log=print):
     tasks = [(configs[i], resumable.get(config_key(configs[i].to_dict()))) for i in todo]
     resumed = sum(folder is not None for _, folder in tasks)
     log(f"compare: {len(configs) - len(todo)} finished runs reused, {resumed} resumed, {len(todo) - resumed} to train")
-    if jobs > 1:
-        threads = max(1, cpu_cores() // jobs)
-    else:
-        import torch
-        threads = torch.get_num_threads()
-    trained = train_all(tasks, min(jobs, len(tasks)), threads, log=log, label=lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}")
+    label = lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}"  # noqa: E731
+    trained = train_all(tasks, min(jobs, len(tasks)), max(1, cpu_cores() // jobs), log=log, label=label)
     for i, (path, _) in zip(todo, trained):
         found[i] = path
     return found

@@ -135,8 +135,9 @@ def resume_sweep(folder, progress=True, dry_run=False, log=print):
             print(f"mixgan: warning: {status.describe(run, st)}; left as it is", file=sys.stderr)
             failed.append(run)
             continue
-        found = checkpoints.list_checkpoints(run)
-        todo.append((config, run, found[0][0] if found else 0))
+        # The checkpoint the run will resume from: the newest that reads (a damaged one is set aside).
+        ckpt, _ = checkpoints.load_latest(run, warn=lambda m: print(f"mixgan: warning: {m}", file=sys.stderr))
+        todo.append((config, run, ckpt["iteration"] if ckpt else 0))
     finished = len(planned) - len(todo) - len(new) - len(failed)
     log(f"sweep: {finished} of {len(planned)} runs finished; resuming {len(todo)}, starting {len(new)}")
     if dry_run:

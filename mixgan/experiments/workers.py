@@ -7,10 +7,9 @@ command stops everything it started and leaves every run resumable.
 - Ctrl-C or SIGTERM of the command: every worker's run finishes its iteration, writes a
   checkpoint and is marked interrupted; then the command exits 130 or 143 and says to run it
   again, which resumes those runs.
-- SIGKILL of the command: the kernel sends each worker SIGTERM (``PR_SET_PDEATHSIG`` on Linux),
-  with the same result. A worker whose run was stopped exits rather than take another run.
+- SIGKILL of the command: the kernel tells each worker (``PR_SET_PDEATHSIG`` on Linux, as SIGHUP,
+  once per thread of the dead parent), which then stops its run as after one SIGTERM and exits.
 """
-import atexit
 import ctypes
 import json
 import os
@@ -18,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
@@ -39,51 +38,79 @@ def cpu_cores():
         return os.cpu_count() or 1
 
 
+_stopping = False  # in a worker: a stop was asked for, so it takes no further run
+_starting = False  # in a worker: a run is under way; its guard handles signals once it trains
+_orphaned = False  # in a worker: the command that started it has died
+
+
+def _on_stop(signum, frame):
+    global _stopping
+    _stopping = True
+    if _starting:  # nothing to checkpoint yet: stop the set-up itself
+        raise KeyboardInterrupt
+
+
+def _on_parent_death(signum, frame):
+    """The kernel says the parent died, once for each of its threads as they go: the first time,
+    stop as a SIGTERM would (one SIGTERM, so the run's guard checkpoints rather than stopping at once)."""
+    global _orphaned
+    if not _orphaned:
+        _orphaned = True
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _worker_start(parent, threads):
-    """Runs first in every worker: its own process group, SIGTERM when the parent dies, its threads."""
+    """Runs first in every worker: its own process group, a signal when the parent dies, a SIGTERM
+    between runs that only means "take no further run", and its threads."""
     os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, _on_stop)  # while a run trains, its guard handles SIGTERM instead
+    signal.signal(signal.SIGHUP, _on_parent_death)
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGHUP)
     except (OSError, AttributeError):  # not Linux: a killed parent leaves its workers to finish
         pass
     if os.getppid() != parent:  # the parent died before the line above could take effect
-        os.kill(os.getpid(), signal.SIGTERM)
+        _on_parent_death(signal.SIGHUP, None)
     import torch
     torch.set_num_threads(threads)
 
 
-def _run_one(config, resume_folder):
-    """Worker body: train ``config`` (or resume ``resume_folder``); ``(folder, seconds)``. A run
-    stopped by a signal has written its checkpoint; the worker then exits at once rather than
-    take the next queued run, and the command sees it go."""
+def _run_one(config, resume_folder, parent):
+    """Worker body: train ``config`` (or resume ``resume_folder``). Returns ``(folder, seconds,
+    stopped)``; ``stopped`` when a signal stopped the run (its checkpoint is written) or came
+    before it started. A worker whose parent has died leaves as soon as its run is safe."""
+    global _stopping, _starting
     from mixgan.training import resume, train
     start = time.perf_counter()
-    try:
-        folder = resume(resume_folder, progress=False)[0] if resume_folder else train(config, progress=False)
-    except RunInterrupted as stop:
-        # Leave now rather than through the pool, which would hand this worker its next run;
-        # the exit handlers still run (multiprocessing unlinks the semaphores it made here).
-        atexit._run_exitfuncs()
-        os._exit(stop.exit_code)
-    return str(folder), time.perf_counter() - start
-
-
-class _Stop(BaseException):
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signal.Signals(signum)
+    if not _stopping:
+        _starting = True
+        try:
+            folder = resume(resume_folder, progress=False)[0] if resume_folder else train(config, progress=False)
+            return str(folder), time.perf_counter() - start, False
+        except (RunInterrupted, KeyboardInterrupt):
+            _stopping = True
+        finally:
+            _starting = False
+    if _orphaned or os.getppid() != parent:  # nobody waits for a result, or will send the end: go now
+        os._exit(143)
+    return None, time.perf_counter() - start, True
 
 
 def train_all(tasks, workers=1, threads=1, log=print, label=str, progress=False):
     """Train ``tasks`` (``(config, resume folder or None)``), ``workers`` at a time in worker
     processes with ``threads`` torch threads each, or in this process when ``workers`` is 1.
-    Returns ``[(run folder, seconds)]`` in the order given; RunInterrupted when stopped."""
+    Returns ``[(run folder, seconds)]`` in the order given; RunInterrupted when stopped, saying
+    to run the same command again (which resumes the stopped runs)."""
     if workers <= 1 or len(tasks) <= 1:
         from mixgan.training import resume, train
         results = []
-        for config, folder in tasks:  # here a stop is the run's own: it says how to resume
+        for config, folder in tasks:
             start = time.perf_counter()
-            path = resume(folder, progress=progress)[0] if folder else train(config, progress=progress)
+            try:
+                path = resume(folder, progress=progress)[0] if folder else train(config, progress=progress)
+            except RunInterrupted as stop:
+                raise RunInterrupted(f"{stop.message.split('; resume')[0]}; run the same command again to resume "
+                                     f"it", stop.exit_code) from None
             results.append((Path(path), time.perf_counter() - start))
             log(f"  {label(config)}: {results[-1][1]:.0f} s  → {path}")
         return results
@@ -91,52 +118,73 @@ def train_all(tasks, workers=1, threads=1, log=print, label=str, progress=False)
 
 
 def _in_workers(tasks, workers, threads, log, label):
-    results = [None] * len(tasks)
+    """The pool's parent: results as they come; on a signal (noted by a flag, never raised inside
+    the pool's machinery) no queued run starts, each worker is asked once to stop, and the
+    parent waits for them; a second signal stops the workers at once."""
+    results, signals = [None] * len(tasks), []
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
                                initargs=(os.getpid(), threads))
     saved = {}
     if threading.current_thread() is threading.main_thread():
-        def stop(signum, frame):
-            raise _Stop(signum)
-        saved = {sig: signal.signal(sig, stop) for sig in EXIT_CODES}
+        saved = {sig: signal.signal(sig, lambda signum, frame: signals.append(signal.Signals(signum)))
+                 for sig in EXIT_CODES}
+    failed = None
     try:
-        futures = {pool.submit(_run_one, config, folder): i for i, (config, folder) in enumerate(tasks)}
-        for f in as_completed(futures):
-            i = futures[f]
-            path, seconds = f.result()
-            results[i] = (Path(path), seconds)
-            log(f"  {label(tasks[i][0])}: {seconds:.0f} s  → {path}")
-    except (_Stop, KeyboardInterrupt, BrokenProcessPool) as e:
-        for sig in saved:  # a second signal while the workers checkpoint must not cut that short
-            signal.signal(sig, signal.SIG_IGN)
-        _stop_workers(pool)
-        if isinstance(e, BrokenProcessPool):  # a worker was stopped (or killed) on its own
-            raise RunInterrupted("a worker process ended before its runs did; every run still training was "
-                                 "checkpointed; run the same command again to resume them", 1) from None
-        signum = e.signum if isinstance(e, _Stop) else signal.SIGINT
-        raise RunInterrupted(f"interrupted by {signum.name}: every run still training was checkpointed; "
-                             f"run the same command again to resume them", EXIT_CODES[signum]) from None
-    except BaseException:
-        _stop_workers(pool)
-        raise
+        futures = {pool.submit(_run_one, config, folder, os.getpid()): i for i, (config, folder) in enumerate(tasks)}
+        pending = set(futures)
+        while pending and not signals:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for f in done:
+                i = futures[f]
+                path, seconds, interrupted = f.result()
+                if interrupted:  # a worker was stopped on its own: stop the rest the same way
+                    signals.append(signal.SIGTERM)
+                    continue
+                results[i] = (Path(path), seconds)
+                log(f"  {label(tasks[i][0])}: {seconds:.0f} s  → {path}")
+    except BaseException as e:  # a run's error, a broken pool, KeyboardInterrupt from elsewhere
+        failed = e
     finally:
+        if signals or failed is not None:  # a broken pool has already asked its workers itself
+            _stop_workers(pool, signals, ask=not isinstance(failed, BrokenProcessPool))
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     pool.shutdown(wait=True)
+    if failed is not None and not isinstance(failed, (BrokenProcessPool, KeyboardInterrupt)):
+        raise failed
+    if signals or failed is not None:
+        if isinstance(failed, BrokenProcessPool):
+            raise RunInterrupted("a worker process ended before its runs did; every run still training was "
+                                 "checkpointed; run the same command again to resume them", 1) from None
+        first = signals[0] if signals else signal.SIGINT
+        raise RunInterrupted(f"interrupted by {first.name}: every run still training was checkpointed; run the "
+                             f"same command again to resume them", EXIT_CODES[first]) from None
     return results
 
 
-def _stop_workers(pool):
-    """Ask every worker once to stop (its run checkpoints) and wait until all have exited."""
-    processes = list(getattr(pool, "_processes", {}).values())
-    for p in processes:
-        try:
-            os.kill(p.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    for p in processes:
-        p.join()
-    pool.shutdown(wait=True, cancel_futures=True)  # the pool's own queues and their semaphores closed too
+def _stop_workers(pool, signals, ask=True):
+    """No queued run starts; every worker is asked once (SIGTERM) to stop, which checkpoints its
+    run; then wait for them. A further signal to the parent meanwhile is passed on, so the
+    workers stop at once (their last checkpoints stay)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    asked = len(signals)
+    for p in processes if ask else ():
+        _signal(p, signal.SIGTERM)
+    while any(p.is_alive() for p in processes):
+        if len(signals) > asked:  # asked again: stop at once
+            asked = len(signals)
+            for p in processes:
+                _signal(p, signal.SIGTERM)
+        for p in processes:
+            p.join(0.1)
+
+
+def _signal(process, sig):
+    try:
+        os.kill(process.pid, sig)
+    except (ProcessLookupError, TypeError):
+        pass
 
 
 def config_key(config_dict):
@@ -147,7 +195,8 @@ def config_key(config_dict):
 def runs_by_config(folder, say_skipped=True):
     """``(finished, resumable)``: ``{config key: run folder}`` for the runs directly under ``folder``
     that finished, and for those that stopped before their end and can go on (interrupted,
-    killed, or failed on a full disk; not a NaN failure, and not one another process trains).
+    killed, or failed on an error marked resumable such as a full disk; not a NaN failure, and
+    not one another process trains).
     The oldest of identical runs wins. Folders that are not readable runs are skipped."""
     finished, resumable = {}, {}
     folder = Path(folder)

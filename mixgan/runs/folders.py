@@ -16,8 +16,9 @@ _UMASK = os.umask(0o022)  # read the process umask (there is no getter) and put 
 os.umask(_UMASK)
 
 
-def atomic_write_bytes(path, data):
-    """Write to a temporary file in the same folder, then rename: a crash never leaves a truncated file."""
+def atomic_write_bytes(path, data, overwrite=True):
+    """Write to a temporary file in the same folder, then rename: a crash never leaves a truncated
+    file. ``overwrite=False``: FileExistsError, and nothing written, if ``path`` exists by then."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -26,7 +27,11 @@ def atomic_write_bytes(path, data):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if the name is taken, even by a file made a moment ago
+            Path(tmp).unlink()
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -40,10 +45,13 @@ def atomic_write_json(path, obj):
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
-def atomic_save_npz(path, **arrays):
+def atomic_save_npz(path, overwrite=True, **arrays):
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
+    if overwrite:
+        atomic_write_bytes(path, buf.getvalue())
+    else:
+        atomic_write_bytes(path, buf.getvalue(), overwrite=False)
 
 
 def atomic_torch_save(path, obj):

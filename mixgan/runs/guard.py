@@ -26,10 +26,10 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, a
 
 
 class RunGuard:
-    """Use as a context manager around training: ``with RunGuard(run_folders, configs) as guard:``."""
+    """Use as a context manager around training: ``with RunGuard(run_folders) as guard:``."""
 
-    def __init__(self, runs, configs):
-        self.folders, self.configs = [Path(f) for f in runs], list(configs)
+    def __init__(self, runs):
+        self.folders = [Path(f) for f in runs]
         self.locks = [status.RunLock(run) for run in self.folders]
         self.iteration = self.checkpoint_iteration = 0
         self.started = False  # from begin() on, an escaping exception is recorded in status.json

@@ -3,6 +3,7 @@
 :func:`load_run` is the one way every command and the Python API open a run for reading
 (figures, animations, sampling); training opens runs through ``RunGuard`` instead.
 """
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,14 @@ class Run:
         if iteration is None:
             source = self.path / "generator.pt"
             try:
-                state = torch.load(source, map_location="cpu", weights_only=True)
+                with warnings.catch_warnings():  # torch's notes on old pickle protocols say nothing to the user
+                    warnings.simplefilter("ignore")
+                    state = torch.load(source, map_location="cpu", weights_only=True)
             except FileNotFoundError:
                 raise UsageError(f"{self.path} has no generator.pt (it has not finished; pass a checkpoint's iteration)")
-            except Exception as e:  # noqa: BLE001 - any unpickling failure means the same thing to the user
-                raise UsageError(f"cannot read {source}: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            except Exception:  # noqa: BLE001 - torch's own text would suggest loading it unsafely
+                raise UsageError(f"cannot read {source}: it holds something other than a generator's weights "
+                                 f"(refused unread: loading it could run code)")
         else:
             kept = dict(checkpoints.list_checkpoints(self.path))
             if iteration not in kept:

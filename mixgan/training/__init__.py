@@ -6,7 +6,7 @@ engine that trains R runs as one stacked model (``batched.py``, with its CUDA-gr
 """
 from mixgan.training.batched import train_batched
 from mixgan.training.loop import train
-from mixgan.training.resume import resume
+from mixgan.training.resuming import resume
 from mixgan.training.setup import resolve_device
 
 __all__ = ["train", "train_batched", "resume", "resolve_device"]

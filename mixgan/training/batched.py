@@ -98,19 +98,17 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
     run_folders = [create_run(c, device) for c in configs] if resume is None else [Path(run) for run in resume]
-    with RunGuard(run_folders, configs) as guard:
+    with RunGuard(run_folders) as guard:
         return _train(configs, run_folders, guard, device, datas, objective, progress, cuda_graph, resume is not None)
 
 
 def _train(configs, run_folders, guard, device, datas, objective, progress, graph, resuming):
     """The body of :func:`train_batched`, run while ``guard`` holds every run's lock."""
     c0, R = configs[0], len(configs)
-    ckpts = checkpoints.load_for_resume(run_folders, configs, device) if resuming else None
+    ckpts = checkpoints.load_for_resume(run_folders, configs, device, warn=_warn) if resuming else None
 
-    gens = {name: [] for name in run_generators(c0.seed, "cpu")}
-    for c in configs:
-        for name, g in run_generators(c.seed, device).items():
-            gens[name].append(g)
+    per_run = [run_generators(c.seed, device) for c in configs]
+    gens = {name: [g[name] for g in per_run] for name in per_run[0]}
     singles = [build_models(c) for c in configs]
     for (g, d), ckpt in zip(singles, ckpts or ()):
         g.load_state_dict(ckpt["G"])
@@ -236,3 +234,7 @@ def _log(run_folders, it, window, state, D, start, failed=()):
             continue
         folders.append_jsonl(run / "metrics.jsonl", {"iteration": it, "d_loss": d_loss, "g_loss": g_loss,
                                                      "d_real": dr, "d_fake": df, "elapsed_s": elapsed})
+
+
+def _warn(message):
+    print(f"mixgan: warning: {message}", file=sys.stderr)

@@ -56,7 +56,7 @@ def train(config, progress=True, resume=None):
     state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, fixed_real=fixed_real, sums=sums)
     watch = LossWatch(device)
 
-    with RunGuard([run], [config]) as guard:
+    with RunGuard([run]) as guard:
         # Lock the run; on resume put back every piece of state from the last good checkpoint
         # (weights, optimisers, random streams, fixed noise, loss sums) and mark it running.
         start, window, done = time.perf_counter(), 0, 0

@@ -4,6 +4,7 @@ import functools
 import platform
 import shlex
 import sys
+from pathlib import Path
 
 import torch
 
@@ -81,7 +82,14 @@ def provenance(device):
         index = device.index if device.index is not None else torch.cuda.current_device()
         name = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return {"device": name, "mixgan": mixgan_version, "torch": torch.__version__,
-            "python": platform.python_version(), "command": shlex.join(sys.argv)}
+            "python": platform.python_version(), "command": command_line()}
+
+
+def command_line():
+    """The command that started this process, as one would type it again."""
+    first = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+    program = "mixgan" if first in ("mixgan", "__main__.py") else sys.argv[0]
+    return shlex.join([program, *sys.argv[1:]])
 
 
 def snapshot_batch(config, data, generator, device):

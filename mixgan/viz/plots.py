@@ -53,12 +53,15 @@ def draw_landscape(ax, landscape, limits):
                      cmap=LANDSCAPE_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest", zorder=0, alpha=0.5)
 
 
-def save_figure(fig, path, keep_open=False, **kwargs):
+def save_figure(fig, path, keep_open=False, overwrite=True, **kwargs):
     buf = io.BytesIO()
     fig.savefig(buf, format=str(path).rsplit(".", 1)[-1], **kwargs)
     if not keep_open:  # keep_open: the same figure is saved again in another format
         plt.close(fig)
-    folders.atomic_write_bytes(path, buf.getvalue())
+    if overwrite:
+        folders.atomic_write_bytes(path, buf.getvalue())
+    else:
+        folders.atomic_write_bytes(path, buf.getvalue(), overwrite=False)
 
 
 def draw_snapshot(npz_path, png_path, title=None):
@@ -78,7 +81,7 @@ def draw_snapshot(npz_path, png_path, title=None):
     save_figure(fig, png_path)
 
 
-def draw_samples(fake, real, path, title=None):
+def draw_samples(fake, real, path, title=None, overwrite=True):
     """A picture of samples drawn from a trained generator: points over the frame of the run's real
     points (blue), or a grid of the first images."""
     fig, ax = plt.subplots(figsize=(3.6, 3.6), dpi=120)
@@ -88,4 +91,4 @@ def draw_samples(fake, real, path, title=None):
     else:
         draw_points(ax, real, fake, title)
     fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, path, overwrite=overwrite)
