@@ -14,7 +14,7 @@ from mixgan.config import label_overrides, make_config, read_run_config
 from mixgan.errors import UsageError
 from mixgan.evaluation.tables import run_key
 from mixgan.experiments.summary import write_summary
-from mixgan.experiments.workers import config_key, cpu_cores, runs_by_config, train_all
+from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, runs_by_config, train_all
 from mixgan.runs import folders, status
 
 PROTOCOL_SAMPLES = 2500  # generated points per evaluation in VEEGAN / PacGAN's toy protocol
@@ -38,14 +38,9 @@ def finished_runs(folder):
 def train_or_reuse(configs, jobs=1, log=print):
     """Run folders for every config, in order: a finished identical run is reused, a stopped one
     resumed from its checkpoint, and the rest trained (in ``jobs`` parallel processes)."""
-    finished, resumable = {}, {}
-    for out in {c.out for c in configs}:
-        done, stopped = runs_by_config(out, say_skipped=False)
-        finished.update(done)
-        resumable.update(stopped)
+    finished, tasks = plan_tasks(configs)
     found = [finished.get(config_key(c.to_dict())) for c in configs]
     todo = [i for i, run in enumerate(found) if run is None]
-    tasks = [(configs[i], resumable.get(config_key(configs[i].to_dict()))) for i in todo]
     resumed = sum(folder is not None for _, folder in tasks)
     log(f"compare: {len(configs) - len(todo)} finished runs reused, {resumed} resumed, {len(todo) - resumed} to train")
     label = lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}"  # noqa: E731

@@ -18,7 +18,7 @@ from pathlib import Path
 from mixgan.runs import folders
 from mixgan.config import make_config, read_run_config
 from mixgan.errors import UsageError
-from mixgan.experiments.workers import config_key, cpu_cores, runs_by_config, train_all
+from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, train_all
 from mixgan.viz.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, figure5_figure, figure5_runs, save_both
 
 # The reduced setting of ``--quick`` (chosen by measurement on a shared 2-core CPU; see docs/FIGURES.md).
@@ -51,19 +51,14 @@ def train_runs(configs, log=print):
     one resumed from its checkpoint, the rest trained; in parallel processes on a multi-core CPU,
     one after another on a GPU (they would only queue on it). Returns [(run folder, seconds)]."""
     from mixgan.training import resolve_device
-    finished, resumable = {}, {}
-    for out in {c.out for c in configs}:
-        done, stopped = runs_by_config(out, say_skipped=False)
-        finished.update(done)
-        resumable.update(stopped)
-    todo = [c for c in configs if config_key(c.to_dict()) not in finished]
-    if len(todo) < len(configs) or resumable:
-        log(f"{len(configs) - len(todo)} runs already finished, {len(resumable)} to resume")
+    finished, tasks = plan_tasks(configs)
+    resumed = sum(folder is not None for _, folder in tasks)
+    if len(tasks) < len(configs) or resumed:
+        log(f"{len(configs) - len(tasks)} runs already finished, {resumed} to resume")
     # Longest first (mixup's shuffled pairing reads two batches per D step), so no worker is
     # left with a long run at the end while the other idles.
     from mixgan.objectives import OBJECTIVES
-    todo.sort(key=lambda c: -OBJECTIVES[c.objective](c).d_batches)
-    tasks = [(c, resumable.get(config_key(c.to_dict()))) for c in todo]
+    tasks.sort(key=lambda task: -OBJECTIVES[task[0].objective](task[0]).d_batches)
     on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs)
     cores = cpu_cores()
     workers = min(cores, len(tasks)) if on_cpu and cores >= 2 else 1
@@ -71,7 +66,7 @@ def train_runs(configs, log=print):
     if workers > 1:
         log(f"training {len(tasks)} runs in {workers} parallel processes ({threads} torch thread(s) each)")
     label = lambda c: f"{c.data}/{c.objective}"  # noqa: E731
-    trained = dict(zip((config_key(c.to_dict()) for c in todo),
+    trained = dict(zip((config_key(c.to_dict()) for c, _ in tasks),
                        train_all(tasks, workers, threads, log, label, progress=workers == 1)))
     return [trained.get(config_key(c.to_dict())) or (finished[config_key(c.to_dict())], 0.0) for c in configs]
 

@@ -216,3 +216,16 @@ def runs_by_config(folder, say_skipped=True):
         elif say_skipped:
             print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
     return finished, resumable
+
+
+def plan_tasks(configs):
+    """What is left of ``configs`` in their output folders: ``(finished, tasks)``, ``finished`` the
+    ``{config key: run folder}`` of the runs already done, ``tasks`` a ``(config, resume folder or
+    None)`` for each of the others, in order: a stopped run goes on, a missing one is trained."""
+    finished, resumable = {}, {}
+    for out in {c.out for c in configs}:
+        done, stopped = runs_by_config(out, say_skipped=False)
+        finished.update(done)
+        resumable.update(stopped)
+    tasks = [(c, resumable.get(config_key(c.to_dict()))) for c in configs if config_key(c.to_dict()) not in finished]
+    return finished, tasks

@@ -31,7 +31,7 @@ from mixgan.training import cuda_graph, stacked_state
 from mixgan.training.nonfinite import nonfinite_runs
 from mixgan.training.saving import save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
-                                   snapshot_batch)
+                                   snapshot_batch, warn)
 
 # Options a run in a batch may choose for itself; every other TrainConfig field must agree.
 PER_RUN_FIELDS = ("seed", "data", "alpha", "lambda_dist", "snapshots", "out", "preset")
@@ -105,7 +105,7 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
 def _train(configs, run_folders, guard, device, datas, objective, progress, graph, resuming):
     """The body of :func:`train_batched`, run while ``guard`` holds every run's lock."""
     c0, R = configs[0], len(configs)
-    ckpts = checkpoints.load_for_resume(run_folders, configs, device, warn=_warn) if resuming else None
+    ckpts = checkpoints.load_for_resume(run_folders, configs, device, warn=warn) if resuming else None
 
     per_run = [run_generators(c.seed, device) for c in configs]
     gens = {name: [g[name] for g in per_run] for name in per_run[0]}
@@ -234,7 +234,3 @@ def _log(run_folders, it, window, state, D, start, failed=()):
             continue
         folders.append_jsonl(run / "metrics.jsonl", {"iteration": it, "d_loss": d_loss, "g_loss": g_loss,
                                                      "d_real": dr, "d_fake": df, "elapsed_s": elapsed})
-
-
-def _warn(message):
-    print(f"mixgan: warning: {message}", file=sys.stderr)

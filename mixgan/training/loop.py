@@ -1,5 +1,4 @@
 """The single-run training loop: one linear function from a TrainConfig to a finished run folder."""
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from mixgan.training.memory import check_memory
 from mixgan.training.nonfinite import LossWatch
 from mixgan.training.saving import save_frame, save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
-                                   snapshot_batch)
+                                   snapshot_batch, warn)
 
 
 @flushing_denormals
@@ -61,7 +60,7 @@ def train(config, progress=True, resume=None):
         # (weights, optimisers, random streams, fixed noise, loss sums) and mark it running.
         start, window, done = time.perf_counter(), 0, 0
         if resume is not None:
-            ckpts = checkpoints.load_for_resume([run], [config], device, warn=_warn)
+            ckpts = checkpoints.load_for_resume([run], [config], device, warn=warn)
             if ckpts:
                 done, window, elapsed = checkpoints.restore(ckpts[0], **state)
                 start -= elapsed
@@ -140,7 +139,3 @@ def train(config, progress=True, resume=None):
         folders.atomic_torch_save(run / "discriminator.pt", D.state_dict())
         guard.finish(config.iterations)
     return Path(run)
-
-
-def _warn(message):
-    print(f"mixgan: warning: {message}", file=sys.stderr)

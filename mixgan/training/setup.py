@@ -114,3 +114,8 @@ def flushing_denormals(train_fn):
         finally:
             torch.set_flush_denormal(was_on)
     return wrapper
+
+
+def warn(message):
+    """A warning about a run, one line on stderr (a damaged checkpoint set aside, say)."""
+    print(f"mixgan: warning: {message}", file=sys.stderr)
