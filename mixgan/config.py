@@ -44,6 +44,9 @@ class TrainConfig:
                        choices="pairings")
     g_loss: str = opt("saturating", "generator loss: saturating (minimax) or nonsaturating (−log D(G(z)))",
                       choices="g_losses")
+    g_loss_mean: str = opt("generated", "what the generator loss is averaged over: generated (its points) or batch "
+                                        "(the demo code: the whole real+generated batch, so half as large)",
+                           choices="g_loss_means")
     iterations: int = opt(20000, "generator updates")
     d_steps: int = opt(5, "discriminator updates per generator update")
     batch_size: int = opt(128, "real points (and generated points) per batch")
@@ -112,11 +115,11 @@ FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 # λ ~ U(0, α), two shuffled real+fake batches mixed, saturating generator loss, α = 0.2,
 # and the paper's architecture and schedule. With objective ``standard`` it is the ERM baseline.
 PRESETS = {
-    "figure5": dict(alpha=0.2, lambda_dist="uniform", pairing="shuffled", g_loss="saturating",
+    "figure5": dict(alpha=0.2, lambda_dist="uniform", pairing="shuffled", g_loss="saturating", g_loss_mean="batch",
                     iterations=20000, d_steps=5, batch_size=128, width=512, depth=3, z_dim=2,
                     lr=1e-3, beta1=0.9, beta2=0.999, snapshot_size=1000),
-    "paper": dict(lambda_dist="beta", pairing="real-fake", g_loss="saturating", iterations=20000,
-                  d_steps=5, batch_size=128, width=512, depth=3, z_dim=2, lr=1e-3),
+    "paper": dict(lambda_dist="beta", pairing="real-fake", g_loss="saturating", g_loss_mean="generated",
+                  iterations=20000, d_steps=5, batch_size=128, width=512, depth=3, z_dim=2, lr=1e-3),
     # Image data: DCGAN's settings (Radford et al. 2016): Adam 2e-4, β1 0.5, batch 64, one
     # D step per G step, non-saturating G loss; width and z_dim come from the data (64 and 100).
     "dcgan": dict(d_steps=1, batch_size=64, lr=2e-4, beta1=0.5, g_loss="nonsaturating", iterations=10000),
@@ -166,6 +169,7 @@ def choices(kind):
         "lambda_dists": list(objectives.LAMBDA_DISTRIBUTIONS),
         "pairings": list(objectives.PAIRINGS),
         "g_losses": list(objectives.GENERATOR_LOSSES),
+        "g_loss_means": list(objectives.G_LOSS_MEANS),
         "devices": ["auto", "cpu", "cuda"],
         "presets": list(PRESETS),
     }[kind]
@@ -202,10 +206,11 @@ def check(c):
     from mixgan.data import is_image_dataset
     for name in FIELDS:
         _check_type(name, getattr(c, name))
-    for name in ("objective", "data", "lambda_dist", "pairing", "g_loss", "device", "preset"):
+    for name in ("objective", "data", "lambda_dist", "pairing", "g_loss", "g_loss_mean", "device", "preset"):
         value, valid = getattr(c, name), choices(FIELDS[name].metadata["choices"])
         if value is not None and value not in valid and not (name == "data" and is_image_dataset(value)):
-            noun = {"data": "dataset", "lambda_dist": "lambda distribution", "g_loss": "generator loss"}.get(name, name)
+            noun = {"data": "dataset", "lambda_dist": "lambda distribution", "g_loss": "generator loss",
+                    "g_loss_mean": "generator loss mean"}.get(name, name)
             raise UsageError(f"unknown {noun} {value!r}; choose from: {', '.join(valid)}")
     for name in ("alpha", "lr", "beta1", "beta2"):
         if not math.isfinite(getattr(c, name)):
@@ -328,6 +333,10 @@ TrainConfig.__init__ = _init_under_preset
 # the versions of mixgan, torch and Python, the command line): facts, not options.
 RECORDED = "recorded"
 
+# Options added after runs were already made, with the value those older runs trained with: a
+# config.json without the option means this value, whatever today's default or preset says.
+OLDER_RUNS = {"g_loss_mean": "generated"}
+
 
 def read_run_config(run):
     """The options a run folder was made with, as the dict in its ``config.json`` (runs made by
@@ -345,7 +354,7 @@ def read_run_config(run):
     if not isinstance(values, dict) or not {"data", "objective", "seed"} <= set(values):
         raise UsageError(f"{path} is damaged: expected a table of options")
     values.pop(RECORDED, None)
-    return values
+    return {**OLDER_RUNS, **values}
 
 
 def load_run_config(run):

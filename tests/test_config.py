@@ -96,3 +96,17 @@ def test_presets_apply_the_same_from_python_files_and_the_command_line(tmp_path,
     assert make_config(config_file=tmp_path / "c.toml") == mine
     assert main(["train", "--preset", "figure5", "--width", "128", "--lambda-dist", "beta", "--dry-run"]) == 0
     assert TrainConfig(**json.loads(capsys.readouterr().out)) == mine
+
+
+def test_runs_made_before_an_option_existed_keep_the_value_they_trained_with(tmp_path):
+    """A figure5 run whose config.json predates ``g_loss_mean`` trained with the mean over generated
+    points, though the preset now says ``batch``."""
+    import json
+    from mixgan.config import load_run_config
+    values = make_config({"preset": "figure5", "iterations": 10}).to_dict()
+    del values["g_loss_mean"]
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    assert load_run_config(tmp_path).g_loss_mean == "generated"
+    values["g_loss_mean"] = "batch"
+    (tmp_path / "config.json").write_text(json.dumps(values))
+    assert load_run_config(tmp_path).g_loss_mean == "batch"

@@ -128,3 +128,48 @@ def test_lambda_samplers_use_only_their_generator():
 def test_uniform_lambda_stays_below_alpha():
     lam = LAMBDA_DISTRIBUTIONS["uniform"]((5000,), 0.2, torch.Generator().manual_seed(0), "cpu")
     assert lam.min() >= 0 and lam.max() <= 0.2 and lam.max() > 0.19
+
+
+@pytest.mark.parametrize("make", [lambda **kw: StandardObjective(**kw), lambda **kw: MixupObjective(0.2, **kw)])
+def test_generator_loss_means_by_hand(first_coordinate, make):
+    fake = points([0.0, 1.5, -2.0])
+    generated = make(g_loss_mean="generated").g_loss(first_coordinate, fake).item()
+    batch = make(g_loss_mean="batch").g_loss(first_coordinate, fake).item()
+    # generated: the mean of log(1 − σ(d)) = −softplus(d) over the three generated points;
+    # batch: the same sum over the demo's real+generated batch of 3 + 3 points.
+    total = -(softplus(0.0) + softplus(1.5) + softplus(-2.0))
+    assert generated == pytest.approx(total / 3, rel=1e-6)
+    assert batch == pytest.approx(total / 6, rel=1e-6)
+
+
+def test_batch_mean_is_the_demo_generator_step():
+    """The demo's generator step: D's BCE on B real (label 1) and B generated (label 0) points,
+    averaged over all 2B, negated. Its gradient with respect to G's weights equals mixgan's
+    ``batch`` mean; the ``generated`` mean gives exactly twice that gradient."""
+    torch.manual_seed(0)
+    D = MLPDiscriminator(2, 16, 2)
+    G = torch.nn.Linear(2, 2)
+    real, z = torch.randn(8, 2), torch.randn(8, 2)
+
+    def grads(loss):
+        G.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in G.parameters()]
+
+    fake = G(z)
+    logits = D(torch.cat([real, fake]))
+    labels = torch.cat([torch.ones(8, 1), torch.zeros(8, 1)]).reshape(logits.shape)
+    demo = grads(-F.binary_cross_entropy_with_logits(logits, labels))
+    batch = grads(StandardObjective(g_loss_mean="batch").g_loss(D, G(z)))
+    generated = grads(StandardObjective(g_loss_mean="generated").g_loss(D, G(z)))
+    for d, b, g in zip(demo, batch, generated):
+        torch.testing.assert_close(b, d, rtol=1e-5, atol=1e-7)
+        torch.testing.assert_close(g, 2 * b, rtol=0, atol=0)
+
+
+def test_presets_name_their_generator_loss_mean():
+    from mixgan.config import TrainConfig
+    assert TrainConfig(preset="figure5").g_loss_mean == "batch"
+    assert TrainConfig(preset="paper").g_loss_mean == "generated"
+    assert TrainConfig().g_loss_mean == "generated"
+    assert TrainConfig(preset="figure5", g_loss_mean="generated").g_loss_mean == "generated"

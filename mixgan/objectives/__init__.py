@@ -8,7 +8,7 @@ the batched engine uses for R runs at once.
 """
 from mixgan.objectives.baselines import ManifoldMixup, Penalised, hinge, lsgan, wgan_gp
 from mixgan.objectives.batched import BATCHED_OBJECTIVES
-from mixgan.objectives.core import (GENERATOR_LOSSES, LAMBDA_DISTRIBUTIONS, PAIRINGS, MixupObjective,
+from mixgan.objectives.core import (G_LOSS_MEANS, GENERATOR_LOSSES, LAMBDA_DISTRIBUTIONS, PAIRINGS, MixupObjective,
                                     StandardObjective, mixup, standard)
 
 
@@ -31,5 +31,5 @@ def with_options(build):
 OBJECTIVES = {name: with_options(build) for name, build in {
     "standard": standard, "mixup": mixup, "wgan-gp": wgan_gp, "hinge": hinge, "lsgan": lsgan}.items()}
 
-__all__ = ["OBJECTIVES", "BATCHED_OBJECTIVES", "GENERATOR_LOSSES", "LAMBDA_DISTRIBUTIONS", "PAIRINGS",
+__all__ = ["OBJECTIVES", "BATCHED_OBJECTIVES", "GENERATOR_LOSSES", "G_LOSS_MEANS", "LAMBDA_DISTRIBUTIONS", "PAIRINGS",
            "StandardObjective", "MixupObjective", "with_options"]

@@ -7,7 +7,7 @@ only the transforms (Marsaglia–Tsang for Beta, the shuffle, the mix) run once 
 import torch
 import torch.nn.functional as F
 
-from mixgan.objectives.core import GENERATOR_LOSSES, LAMBDA_DRAWS, shuffle_pairs
+from mixgan.objectives.core import G_LOSS_MEANS, GENERATOR_LOSSES, LAMBDA_DRAWS, shuffle_pairs
 
 
 def _per_run_bce(logits, target):
@@ -22,6 +22,7 @@ class BatchedStandard:
 
     def __init__(self, configs, device):
         self.generator_loss = torch.vmap(GENERATOR_LOSSES[configs[0].g_loss])
+        self.g_scale = G_LOSS_MEANS[configs[0].g_loss_mean]
 
     def d_loss(self, D, real, fake, generators):
         logits = D(torch.cat([real, fake], dim=1))
@@ -30,7 +31,8 @@ class BatchedStandard:
         return _per_run_bce(logits, target)
 
     def g_loss(self, D, fake):
-        return self.generator_loss(D(fake))
+        loss = self.generator_loss(D(fake))
+        return loss * self.g_scale if self.g_scale != 1.0 else loss
 
 
 class BatchedMixup(BatchedStandard):

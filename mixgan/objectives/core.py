@@ -25,6 +25,14 @@ def nonsaturating(fake_logits):
 
 GENERATOR_LOSSES = {"saturating": saturating, "nonsaturating": nonsaturating}
 
+# What the generator loss is averaged over. ``generated``: the generated points (the usual mean).
+# ``batch``: the authors' demo code, whose generator step evaluates D's cross-entropy on a batch
+# of B real and B generated points and averages over all 2B; the real half carries no gradient,
+# so G's gradient is exactly half the ``generated`` one. Through Adam that factor only meets
+# epsilon, yet it is the demo's exact update. (The demo's loss value also holds the real half's
+# constant term, which mixgan does not evaluate: only the gradient is the same.)
+G_LOSS_MEANS = {"generated": 1.0, "batch": 0.5}
+
 
 def batch_shape(D, x):
     """The leading (example) dimensions of x for discriminator D."""
@@ -47,8 +55,9 @@ class StandardObjective:
 
     d_batches = 1  # real and fake batches consumed per discriminator step
 
-    def __init__(self, g_loss="saturating"):
+    def __init__(self, g_loss="saturating", g_loss_mean="generated"):
         self.generator_loss = GENERATOR_LOSSES[g_loss]
+        self.g_scale = G_LOSS_MEANS[g_loss_mean]
 
     def d_loss(self, D, real, fake, generator):
         dim = len(batch_shape(D, real)) - 1
@@ -58,7 +67,8 @@ class StandardObjective:
         return F.binary_cross_entropy_with_logits(logits, target)
 
     def g_loss(self, D, fake):
-        return self.generator_loss(D(fake))
+        loss = self.generator_loss(D(fake))
+        return loss * self.g_scale if self.g_scale != 1.0 else loss
 
 
 def sample_beta(shape, alpha, generator, device):
@@ -187,15 +197,18 @@ class MixupObjective:
     ``lambda_dist``: ``beta`` (Beta(α, α), the paper's equation) or ``uniform`` (U(0, α),
     the demo code), one λ per example. ``pairing``: ``real-fake`` (the equation) or
     ``shuffled`` (the demo code: two real+fake batches mixed, target λ·y1 + (1 − λ)·y2).
-    The generator is trained on unmixed generated points with ``g_loss``, as in the demo.
+    The generator is trained on unmixed generated points with ``g_loss``, as in the demo,
+    averaged as ``g_loss_mean`` says (:data:`G_LOSS_MEANS`).
     """
 
-    def __init__(self, alpha=0.2, lambda_dist="beta", pairing="real-fake", g_loss="saturating"):
+    def __init__(self, alpha=0.2, lambda_dist="beta", pairing="real-fake", g_loss="saturating",
+                 g_loss_mean="generated"):
         self.alpha = alpha
         self.lambda_sampler = LAMBDA_DISTRIBUTIONS[lambda_dist]
         self.pair = PAIRINGS[pairing]
         self.d_batches = 2 if pairing == "shuffled" else 1
         self.generator_loss = GENERATOR_LOSSES[g_loss]
+        self.g_scale = G_LOSS_MEANS[g_loss_mean]
 
     def sample_lambda(self, shape, generator, device):
         return self.lambda_sampler(tuple(shape), self.alpha, generator, device)
@@ -209,12 +222,13 @@ class MixupObjective:
         return F.binary_cross_entropy_with_logits(D(mixed), target)
 
     def g_loss(self, D, fake):
-        return self.generator_loss(D(fake))
+        loss = self.generator_loss(D(fake))
+        return loss * self.g_scale if self.g_scale != 1.0 else loss
 
 
 def standard(config):
-    return StandardObjective(g_loss=config.g_loss)
+    return StandardObjective(g_loss=config.g_loss, g_loss_mean=config.g_loss_mean)
 
 
 def mixup(config):
-    return MixupObjective(config.alpha, config.lambda_dist, config.pairing, config.g_loss)
+    return MixupObjective(config.alpha, config.lambda_dist, config.pairing, config.g_loss, config.g_loss_mean)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from mixgan.config import OLDER_RUNS
 from mixgan.runs import folders
 from mixgan.errors import UsageError
 
@@ -182,7 +183,7 @@ def load_for_resume(run_folders, configs, device, warn=None):
         raise UsageError(f"the runs of this batch have checkpoints at different iterations ({seen}); "
                          f"resume them alone with mixgan train --resume RUN")
     for run, config, (ckpt, path) in zip(run_folders, configs, found):
-        if ckpt["config"] != config.to_dict():
+        if {**OLDER_RUNS, **ckpt["config"]} != config.to_dict():
             raise UsageError(f"checkpoint {path} was made with other options than {Path(run) / 'config.json'}")
         if ckpt["device"] != device.type:
             raise UsageError(f"checkpoint {path} was written on {ckpt['device']}; resume it on {ckpt['device']} "
