@@ -9,7 +9,7 @@ from mixgan.commands.main import main
 from mixgan.config import make_config
 
 TINY = ["--iterations", "3", "--width", "8", "--depth", "2", "--batch-size", "16", "--snapshot-size", "32",
-        "--no-progress"]
+        "--quiet"]
 
 
 @pytest.mark.parametrize("args", [["--objective", "wgan-gp", "--gp-weight", "0.1"], ["--objective", "hinge"],
@@ -77,7 +77,7 @@ def test_too_deep_mixup_layer_for_conv_nets_writes_nothing(tmp_path, capsys):
     from mixgan.commands.main import main
     out = tmp_path / "runs"
     assert main(["train", "--data", "digits", "--objective", "mixup", "--mixup-layer", "3", "--iterations", "2",
-                 "--width", "8", "--out", str(out), "--no-progress"]) == 2
+                 "--width", "8", "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "mixup_layer must be in 0..2" in err and err.count("\n") == 1
     assert not out.exists() or not any(out.iterdir())

@@ -111,8 +111,8 @@ def test_a_run_of_a_stopped_batch_resumes_alone(tmp_path, monkeypatch):
 
 def test_sweep_resume_finishes_a_stopped_sweep(tmp_path, monkeypatch, capsys):
     tiny = ["--iterations", "8", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32",
-            "--log-every", "2", "--checkpoint-every", "2", "--no-progress", "--seeds", "2"]
-    grid = ["sweep", "--data", "ring", "--objectives", "standard,mixup", *tiny]
+            "--log-every", "2", "--checkpoint-every", "2", "--quiet", "--seeds", "0,1"]
+    grid = ["sweep", "--datasets", "ring", "--objectives", "standard,mixup", *tiny]
     assert main([*grid, "--out", str(tmp_path / "whole")]) == 0
     stop_at(monkeypatch, 4)  # the first batch (standard) stops at iteration 4; mixup never starts
     assert main([*grid, "--out", str(tmp_path / "stopped")]) == 130
@@ -120,7 +120,7 @@ def test_sweep_resume_finishes_a_stopped_sweep(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert f"mixgan sweep --resume {sweep}" in err and err.count("\n") == 1
     monkeypatch.undo()
-    assert main(["sweep", "--resume", str(sweep), "--no-progress"]) == 0
+    assert main(["sweep", "--resume", str(sweep), "--quiet"]) == 0
     assert "0 of 4 runs finished; resuming 2, starting 2" in capsys.readouterr().out
     whole = sorted(p for p in (tmp_path / "whole" / "00000-sweep").iterdir() if p.is_dir())
     resumed = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -132,12 +132,12 @@ def test_sweep_resume_finishes_a_stopped_sweep(tmp_path, monkeypatch, capsys):
     assert json.loads((sweep / "summary.json").read_text())["rows"] == \
         json.loads((tmp_path / "whole" / "00000-sweep" / "summary.json").read_text())["rows"]
     # A finished sweep resumes to nothing and says so.
-    assert main(["sweep", "--resume", str(sweep), "--no-progress"]) == 0
+    assert main(["sweep", "--resume", str(sweep), "--quiet"]) == 0
     assert "4 of 4 runs finished; resuming 0, starting 0" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--seeds", "3"], "--seeds cannot be combined with --resume"),
+    (["--seeds", "0,1,2"], "--seeds cannot be combined with --resume"),
     (["--width", "16"], "--width cannot be combined with --resume"),
 ])
 def test_sweep_resume_refuses_new_options(tmp_path, capsys, extra, message):
@@ -157,7 +157,7 @@ def test_sweep_resume_refuses_what_is_not_a_stopped_sweep(tmp_path, capsys):
     assert "plan.json is unreadable or damaged" in capsys.readouterr().err
     # A run that another process is training right now is left alone.
     tiny = ["--iterations", "4", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32",
-            "--no-progress", "--seeds", "2", "--objectives", "mixup", "--data", "ring"]
+            "--quiet", "--seeds", "0,1", "--objectives", "mixup", "--datasets", "ring"]
     assert main(["sweep", *tiny, "--out", str(tmp_path / "s")]) == 0
     sweep = tmp_path / "s" / "00000-sweep"
     run = sorted(p for p in sweep.iterdir() if p.is_dir())[0]
@@ -184,13 +184,13 @@ def test_a_batch_whose_runs_stand_at_different_checkpoints_is_refused(tmp_path):
 
 def test_sweep_resume_leaves_a_failed_run_alone_and_out_of_the_summary(tmp_path, capsys):
     tiny = ["--iterations", "4", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32",
-            "--no-progress", "--seeds", "2", "--objectives", "mixup", "--data", "ring"]
+            "--quiet", "--seeds", "0,1", "--objectives", "mixup", "--datasets", "ring"]
     assert main(["sweep", *tiny, "--out", str(tmp_path)]) == 0
     sweep = tmp_path / "00000-sweep"
     bad, good = sorted(p for p in sweep.iterdir() if p.is_dir())
     status.write_status(bad, "failed", "d_loss became nan at iteration 3", 0, resumable=False)
     capsys.readouterr()
-    assert main(["sweep", "--resume", str(sweep), "--no-progress"]) == 0
+    assert main(["sweep", "--resume", str(sweep), "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert "1 of 2 runs finished; resuming 0, starting 0" in out
     assert f"run {bad} failed" in err and "left as it is" in err and "leaves out 1 unfinished or failed run" in err

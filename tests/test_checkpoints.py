@@ -104,7 +104,7 @@ def test_resume_falls_back_past_a_damaged_newest_checkpoint(tmp_path, capsys):
     _damage(checkpoints.path_for(run, 20), "truncated")
     for p in (run / "snapshots").glob("iter_000020.*"):
         p.unlink()  # so that the resumed iterations 19 and 20 must make it again
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "truncated or damaged" in err and "resuming from ckpt_000018.ckpt" in err
     assert (run / "checkpoints" / "ckpt_000020.ckpt.corrupt").exists()
@@ -118,7 +118,7 @@ def test_resume_with_every_checkpoint_damaged_is_exit_2_and_changes_nothing(fini
     for _, p in checkpoints.list_checkpoints(finished_run):
         _damage(p, "garbage")
     before = {p: p.read_bytes() for p in finished_run.rglob("*") if p.is_file()}
-    assert main(["train", "--resume", str(finished_run), "--no-progress"]) == 2
+    assert main(["train", "--resume", str(finished_run), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "no readable checkpoint" in err and err.count("\n") == 1 and "Traceback" not in err
     after = {p: p.read_bytes() for p in finished_run.rglob("*") if p.is_file()}
@@ -185,7 +185,7 @@ def test_nan_or_inf_stops_the_run_names_iteration_and_quantity(tmp_path, monkeyp
         assert all(torch.isfinite(v).all() for v in list(ckpt["G"].values()) + list(ckpt["D"].values()))
     assert not (run / "snapshots" / "iter_000030.npz").exists()
     monkeypatch.undo()
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
     assert "not resumable" in capsys.readouterr().err
     with pytest.raises(UsageError, match="failed"):
         status.require_finished(run)

@@ -8,7 +8,7 @@ import pytest
 from conftest import assert_refused
 from mixgan.commands.main import main
 
-TINY = ["--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32", "--no-progress"]
+TINY = ["--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32", "--quiet"]
 
 
 def run_cli(*args, cwd=None):

@@ -72,7 +72,7 @@ def test_a_crafted_cifar_batch_runs_nothing_and_is_named(tmp_path, capsys, monke
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         (batches / name).write_bytes(pickle.dumps({b"data": RunsACommand(marker), b"labels": [0]}))
     assert main(["train", "--data", "cifar10", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "o"),
-                 "--iterations", "1", "--no-progress"]) == 2
+                 "--iterations", "1", "--quiet"]) == 2
     one_error_line(capsys, str(batches / "data_batch_1"), "posix.system")
     assert not marker.exists() and not (tmp_path / "o").exists()
 
@@ -93,7 +93,7 @@ def test_a_damaged_run_folder_is_one_line_and_left_as_it_was(stopped_run, capsys
         (stopped_run / ".lock").unlink(missing_ok=True)
         (stopped_run / ".lock").mkdir()
     before = snapshot_of(stopped_run)
-    assert main(["train", "--resume", str(stopped_run), "--no-progress"]) == 2
+    assert main(["train", "--resume", str(stopped_run), "--quiet"]) == 2
     one_error_line(capsys, str(stopped_run))
     assert snapshot_of(stopped_run) == before
 
@@ -102,7 +102,7 @@ def test_checkpoints_that_are_not_a_folder_stop_the_resume_instead_of_restarting
     shutil.rmtree(stopped_run / "checkpoints")
     (stopped_run / "checkpoints").write_text("not a folder")
     before = snapshot_of(stopped_run)
-    assert main(["train", "--resume", str(stopped_run), "--no-progress"]) == 2
+    assert main(["train", "--resume", str(stopped_run), "--quiet"]) == 2
     one_error_line(capsys, "is not a folder")
     assert snapshot_of(stopped_run) == before
 
@@ -118,7 +118,7 @@ def test_a_checkpoint_that_is_a_folder_falls_back_to_the_older_one(tmp_path, cap
     lines = folders.read_jsonl(run / "metrics.jsonl")
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines if r["iteration"] <= 8))
     status.write_status(run, "interrupted", "SIGINT at iteration 8", 8)
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert "set aside" in capsys.readouterr().err
     resumed = torch.load(run / "generator.pt", weights_only=True)
     assert all(torch.equal(resumed[k], whole[k]) for k in whole)
@@ -141,13 +141,13 @@ def test_a_disk_full_at_the_first_status_write_is_one_line_and_the_run_resumes(t
     one_error_line(capsys, "No space left on device", "mixgan train --resume")
     monkeypatch.undo()  # space again
     run, = (tmp_path / "o").iterdir()
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert status.read_status(run)["state"] == "finished"
 
 
 def tiny_args(out):
     return ["--iterations", "4", "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16",
-            "--out", str(out), "--no-progress"]
+            "--out", str(out), "--quiet"]
 
 
 def test_plot_and_animate_into_a_full_disk_are_one_line_and_leave_nothing(tmp_path, capsys, monkeypatch):
@@ -187,7 +187,7 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, capsys):
     Image.new("L", (12000, 12000)).save(folder / "bomb.png")  # about 150 KB on disk, 144 million pixels
     Image.new("L", (20, 20), 128).save(folder / "fine.png")
     start = time.perf_counter()
-    assert main(["train", "--data", f"folder:{folder}", "--image-size", "8", "--iterations", "1", "--no-progress",
+    assert main(["train", "--data", f"folder:{folder}", "--image-size", "8", "--iterations", "1", "--quiet",
                  "--out", str(tmp_path / "o")]) == 2
     one_error_line(capsys, "bomb.png", "12000x12000", "refused undecoded")
     assert time.perf_counter() - start < 60  # never decoded: no 144-megapixel buffer was filled
@@ -246,10 +246,10 @@ def wait_for(condition, seconds):
 
 
 LONG = ["--iterations", "200000", "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16",
-        "--log-every", "50", "--checkpoint-every", "100000", "--no-progress"]
+        "--log-every", "50", "--checkpoint-every", "100000", "--quiet"]
 COMMANDS = {
     "figure5": lambda out: ["figure5", "--quick", "--out", str(out)],
-    "compare": lambda out: ["compare", "--objectives", "standard,mixup", "--data", "ring", "--seeds", "1",
+    "compare": lambda out: ["compare", "--objectives", "standard,mixup", "--datasets", "ring", "--seeds", "0",
                             "--jobs", "2", "--out", str(out), *LONG],
 }
 
@@ -289,7 +289,7 @@ def test_stopping_the_command_stops_every_worker_and_leaves_runs_resumable(tmp_p
 
 
 def test_compare_started_again_resumes_its_stopped_runs_to_the_same_result(tmp_path, capsys, monkeypatch):
-    args = ["compare", "--objectives", "standard,mixup", "--data", "ring", "--seeds", "1", "--iterations", "12",
+    args = ["compare", "--objectives", "standard,mixup", "--datasets", "ring", "--seeds", "0", "--iterations", "12",
             "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16", "--log-every", "4",
             "--checkpoint-every", "4", "--snapshots", "6,12"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0

@@ -26,7 +26,7 @@ from mixgan.training.resuming import resume
 from mixgan.training import train
 
 TINY = ["--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16", "--iterations", "6",
-        "--log-every", "2", "--checkpoint-every", "2", "--device", "cpu", "--no-progress"]
+        "--log-every", "2", "--checkpoint-every", "2", "--device", "cpu", "--quiet"]
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -98,7 +98,7 @@ def test_cli_options_exit_2_with_one_line_or_are_valid(existing, capsys, options
 @given(path=HOSTILE_TEXT, extra=st.sampled_from([[], ["--width", "4"], ["--dry-run"], ["--config", "x.toml"]]))
 def test_resume_with_odd_paths_exits_2_with_one_line(existing, capsys, path, extra):
     out, before = existing
-    code = main(["train", "--resume", str(out / path) if path else path, *extra, "--no-progress"])
+    code = main(["train", "--resume", str(out / path) if path else path, *extra, "--quiet"])
     if path in ("", ".") or ("\x00" not in path and (out / path).resolve() == out.resolve()):
         assert code == 2
     _check_one_line_exit_2_or_valid(code, capsys.readouterr().err, out, before)
@@ -112,7 +112,7 @@ def test_resume_with_odd_paths_exits_2_with_one_line(existing, capsys, path, ext
 def test_sizes_that_would_exhaust_memory_are_refused_before_allocating(tmp_path, capsys, args):
     out = tmp_path / "runs"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    assert main(["train", *args, "--out", str(out), "--device", "cpu", "--no-progress"]) == 2
+    assert main(["train", *args, "--out", str(out), "--device", "cpu", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "this run needs about" in err and "GiB" in err and err.count("\n") == 1
     assert not out.exists()
@@ -132,7 +132,7 @@ def test_unicode_and_spaces_in_paths_train_and_resume(tmp_path, capsys):
     assert main(["train", *TINY, "--out", str(out)]) == 0
     (run,) = out.glob("0*")
     status.write_status(run, "interrupted", "test", 4)
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert status.read_status(run)["state"] == "finished"
 
 
@@ -218,7 +218,7 @@ def test_huge_image_runs_are_refused_before_allocating(tmp_path, capsys):
     from mixgan.commands.main import main
     out = tmp_path / "runs"
     assert main(["train", "--data", "digits", "--batch-size", "1000000", "--d-steps", "500", "--out", str(out),
-                 "--no-progress"]) == 2
+                 "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "needs about" in err and err.count("\n") == 1
     assert not out.exists()

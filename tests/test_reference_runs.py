@@ -150,7 +150,7 @@ def test_the_stored_runs_redraw(tmp_path, capsys):
     assert main(["animate", str(SINGLE), "--out", str(tmp_path)]) == 0
     animation = next(tmp_path.glob("*-animate"))
     assert len(list((animation / "frames").glob("frame_*.png"))) == 4  # the run's four frames
-    assert main(["compare", "--from", str(SWEEP), "--out", str(tmp_path), "--no-progress"]) == 0
+    assert main(["compare", "--from", str(SWEEP), "--out", str(tmp_path), "--quiet"]) == 0
 
 
 @pytest.mark.parametrize("run", [SINGLE, *sorted(p for p in SWEEP.iterdir() if p.is_dir())], ids=lambda p: p.name)

@@ -26,7 +26,7 @@ from mixgan.training import train
 SMALL = dict(iterations=400, width=12, depth=2, batch_size=16, d_steps=2, snapshot_size=64, log_every=10,
              checkpoint_every=25, snapshots=(100, 250, 400), seed=5, device="cpu")
 SMALL_ARGS = [a for k, v in SMALL.items() for a in ("--" + k.replace("_", "-"),
-              ",".join(map(str, v)) if isinstance(v, tuple) else str(v))] + ["--no-progress"]
+              ",".join(map(str, v)) if isinstance(v, tuple) else str(v))] + ["--quiet"]
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
 
 
@@ -103,13 +103,13 @@ def test_killed_and_stopped_at_several_points_then_resumed_is_bitwise_identical(
     stopped = [signal_when(proc, mine, 1, signal.SIGKILL)]  # before the first checkpoint, or just after
     run = mine()[0] if mine() else None
     assert run is not None, "the killed run wrote no status"
-    proc = mixgan("train", "--resume", str(run), "--no-progress")
+    proc = mixgan("train", "--resume", str(run), "--quiet")
     stopped.append(signal_when(proc, lambda: [run], 18, signal.SIGTERM))  # after the 100 snapshot
     if stopped[-1]:
         err = proc.stderr.read()
         assert proc.returncode == 143 and err.count("\n") == 1 and "mixgan train --resume" in err
         assert status.read_status(run)["state"] == "interrupted"
-    proc = mixgan("train", "--resume", str(run), "--no-progress")
+    proc = mixgan("train", "--resume", str(run), "--quiet")
     stopped.append(signal_when(proc, lambda: [run], 31, signal.SIGKILL))  # mid-way through a log window
     assert sum(stopped) >= 2, "the run was too quick to be stopped mid-way"
     if stopped[-1]:
@@ -216,7 +216,7 @@ def test_crash_mid_run_is_recorded_and_resumable(tmp_path, monkeypatch):
 def test_resuming_a_finished_run_says_so_and_changes_nothing(tmp_path, capsys):
     run = train(tiny_config(out=str(tmp_path)), progress=False)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
     assert "already finished" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
@@ -228,13 +228,13 @@ def test_resume_refuses_options_a_missing_folder_and_a_run_in_training(tmp_path,
              (["--resume", str(tmp_path / "nope")], "no run folder"),
              (["--resume", str(tmp_path)], "not a mixgan run folder")]
     for args, words in cases:
-        assert main(["train", *args, "--no-progress"]) == 2
+        assert main(["train", *args, "--quiet"]) == 2
         err = capsys.readouterr().err
         assert words in err and err.count("\n") == 1
     lock = status.RunLock(run).acquire()  # as a training process would hold it
     try:
         assert status.lock_is_held(run)
-        assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+        assert main(["train", "--resume", str(run), "--quiet"]) == 2
         assert "still training" in capsys.readouterr().err
     finally:
         lock.release()

@@ -11,12 +11,12 @@ from mixgan.experiments.sweep import grid_configs, plan_batches
 from mixgan.training.memory import estimate_bytes
 
 TINY = ["--iterations", "6", "--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "48",
-        "--log-every", "3", "--no-progress"]
+        "--log-every", "3"]
 
 
 def test_sweep_end_to_end(tmp_path, capsys):
-    assert main(["sweep", "--data", "ring,grid", "--objectives", "standard,mixup", "--alpha", "0.1,0.5",
-                 "--seeds", "2", "--out", str(tmp_path), *TINY]) == 0
+    assert main(["sweep", "--datasets", "ring,grid", "--objectives", "standard,mixup", "--alphas", "0.1,0.5",
+                 "--seeds", "0,1", "--out", str(tmp_path), *TINY]) == 0
     out = capsys.readouterr().out
     assert "sweep: 12 runs in 2 batches" in out
     sweep = tmp_path / "00000-sweep"
@@ -41,7 +41,7 @@ def test_sweep_end_to_end(tmp_path, capsys):
 
 
 def test_dry_run_plans_and_writes_nothing(tmp_path, capsys):
-    assert main(["sweep", "--seeds", "5", "--max-runs", "4", "--dry-run", "--out", str(tmp_path / "o"), *TINY]) == 0
+    assert main(["sweep", "--seeds", "0,1,2,3,4", "--max-runs", "4", "--dry-run", "--out", str(tmp_path / "o"), *TINY]) == 0
     out = capsys.readouterr().out
     # 2 data × (standard + mixup) × 5 seeds = 20 runs; standard and mixup batch apart, ≤ 4 a batch.
     assert "sweep: 20 runs in 6 batches of at most 4 runs" in out
@@ -49,11 +49,11 @@ def test_dry_run_plans_and_writes_nothing(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--data", "ring,nowhere"], "unknown dataset 'nowhere'"),
+    (["--datasets", "ring,nowhere"], "unknown dataset 'nowhere'"),
     (["--objectives", "mixup,bogus"], "unknown objective 'bogus'"),
-    (["--alpha", "0.2,x"], "comma-separated numbers"),
-    (["--alpha", "-1"], "alpha must be > 0"),
-    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--alphas", "0.2,x"], "comma-separated numbers"),
+    (["--alphas", "-1"], "alpha must be > 0"),
+    (["--seeds", "-1"], "--seeds must be >= 0"),
     (["--max-runs", "many"], "--max-runs expects a whole number"),
     (["--width", "0"], "width must be >= 1"),
 ])
@@ -101,7 +101,7 @@ def test_summary_of_a_damaged_run_is_a_usage_error(tmp_path):
 def test_sweep_trains_what_the_batched_engine_does_not_cover_alone(tmp_path, capsys):
     """Baseline objectives and penalties go through sweep too: such runs train alone with train(),
     never batched with their options silently dropped."""
-    assert main(["sweep", "--data", "ring", "--objectives", "wgan-gp,hinge,mixup", "--seeds", "2",
+    assert main(["sweep", "--datasets", "ring", "--objectives", "wgan-gp,hinge,mixup", "--seeds", "0,1",
                  "--out", str(tmp_path), *TINY]) == 0
     out = capsys.readouterr().out
     assert "sweep: 6 runs in 5 batches" in out  # 4 alone + the 2 mixup runs batched
@@ -129,10 +129,10 @@ def test_options_the_batched_loop_lacks_are_never_batched():
 
 def test_sweep_and_compare_give_the_same_numbers_for_the_same_runs(tmp_path, capsys):
     """One table system: the sweep's summary and a comparison of the sweep's runs agree row by row."""
-    assert main(["sweep", "--data", "ring,grid", "--objectives", "standard,mixup", "--seeds", "2",
+    assert main(["sweep", "--datasets", "ring,grid", "--objectives", "standard,mixup", "--seeds", "0,1",
                  "--out", str(tmp_path), *TINY]) == 0
     sweep = tmp_path / "00000-sweep"
-    assert main(["compare", "--from", str(sweep), "--out", str(tmp_path), "--no-progress"]) == 0
+    assert main(["compare", "--from", str(sweep), "--out", str(tmp_path), "--quiet"]) == 0
     compared = next(tmp_path.glob("*-compare"))
     rows = {name: json.loads((folder / "summary.json").read_text())["rows"] for name, folder in
             (("sweep", sweep), ("compare", compared))}
@@ -144,8 +144,8 @@ def test_sweep_and_compare_give_the_same_numbers_for_the_same_runs(tmp_path, cap
 
 
 def test_a_sweep_of_image_runs_tabulates_their_image_metrics(tmp_path, capsys):
-    assert main(["sweep", "--data", "digits", "--objectives", "standard,mixup", "--seeds", "1", "--iterations", "2",
+    assert main(["sweep", "--datasets", "digits", "--objectives", "standard,mixup", "--seeds", "0", "--iterations", "2",
                  "--batch-size", "16", "--snapshot-size", "64", "--width", "8", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+                 "--quiet"]) == 0
     summary = (tmp_path / "00000-sweep" / "summary.md").read_text()
     assert "classes_covered" in summary and "| mixup | 2 |" in summary and "| standard | 2 |" in summary

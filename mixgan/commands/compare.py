@@ -1,55 +1,96 @@
-"""``mixgan compare``: train (or reuse) runs over objectives × datasets × seeds and tabulate them,
-or re-tabulate finished runs with ``--from``."""
-from mixgan.commands.options import (add_config_arguments, given_options, one_line, positive_count, split_list,
-                                     whole_number)
+"""``mixgan compare``: train runs over objectives × datasets × seeds in one numbered folder and
+tabulate them; ``--resume`` finishes a stopped comparison; ``--from`` re-tabulates finished runs."""
+from mixgan.commands.options import (add_config_arguments, add_quiet_argument, given_options, one_line, path_list,
+                                     positive_count, refuse_with_resume, seed_list, split_list, whole_number)
 from mixgan.errors import UsageError
 
 _RUN_ONLY = ("objective", "data", "seed")  # set by compare per run, so not options of its own
+DEFAULT_SEEDS = "0,1,2,3,4,5,6,7,8,9"
 
 
 def add_arguments(parser):
-    from mixgan.config import VARIANTS
-    parser.add_argument("--objectives", help=f"comma-separated labels: objectives or variants ({', '.join(VARIANTS)}); "
-                                              "default standard,mixup (with --from: every label found)")
-    parser.add_argument("--data", dest="datasets",
-                        help="comma-separated datasets; default ring,grid (with --from: every dataset found)")
-    parser.add_argument("--seeds", type=whole_number, default=None,
-                        help="seeds 0..N-1 per dataset and label (default 10; with --from: every seed found)")
+    from mixgan.config import VARIANTS, choices
+    from mixgan.experiments.compare import PROTOCOL_SAMPLES
+    parser.add_argument("--objectives", metavar="LIST",
+                        help=f"comma-separated labels from {{{','.join(choices('labels'))}}}: objectives or variants "
+                             f"({', '.join(VARIANTS)}); default standard,mixup (with --from: every label found)")
+    parser.add_argument("--datasets", metavar="LIST",
+                        help=f"comma-separated datasets from {{{','.join(choices('datasets'))}}} or folder:PATH; "
+                             "default ring,grid (with --from: every dataset found)")
+    parser.add_argument("--seeds", metavar="LIST", default=None,
+                        help=f"comma-separated seeds, one run per seed, dataset and label (default {DEFAULT_SEEDS}; "
+                             "with --from: every seed found)")
     parser.add_argument("--jobs", type=whole_number, default=1, help="runs trained in parallel processes (default 1)")
-    parser.add_argument("--from", dest="from_dir", metavar="DIR",
-                        help="re-tabulate the finished runs in DIR instead of training")
-    add_config_arguments(parser, skip=_RUN_ONLY)
-    parser.add_argument("--no-progress", action="store_true", help="print nothing but the result folder")
+    parser.add_argument("--from", dest="from_paths", metavar="PATHS",
+                        help="re-tabulate finished runs instead of training: comma-separated run folders or "
+                             "folders of runs; the tables go to a new numbered folder under --out")
+    parser.add_argument("--resume", metavar="COMPARE_DIR",
+                        help="finish a stopped comparison: its unfinished runs go on from their checkpoints, "
+                             "then its tables are written")
+    add_config_arguments(parser, skip=_RUN_ONLY, defaults={"snapshot_size": PROTOCOL_SAMPLES})
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, iterations, estimated time) "
+                                                              "and exit")
+    add_quiet_argument(parser)
 
 
 def run(args):
     from mixgan.config import choices, label_overrides
     from mixgan.data import dataset_names, is_known_dataset
-    from mixgan.experiments.compare import PROTOCOL_SAMPLES, compare, plan_runs, runs_in_folder, tabulate_runs
-    log = (lambda *a: None) if args.no_progress else print
-    default = args.from_dir is None  # with --from, names given act as filters
+    from mixgan.experiments import compare as comparisons
+    log = (lambda *a: None) if args.quiet else print
+    if args.resume is not None:
+        refuse_with_resume(args, extra=("objectives", "datasets", "seeds", "from_paths"), what="comparison")
+        if args.dry_run:
+            plan = comparisons.read_plan(args.resume)
+            print(f"compare: {len(plan['runs'])} runs planned in {args.resume}")
+            return 0
+        folder = comparisons.resume_compare(args.resume, log=log, progress=not args.quiet)
+        print(one_line(f"comparison folder: {folder}"))
+        return 0
+    default = args.from_paths is None  # with --from, names given act as filters
     labels = split_list(args.objectives or ("standard,mixup" if default else ",".join(choices("labels"))),
                         "--objectives", unique=True)
-    datasets = split_list(args.datasets, "--data", unique=True) if args.datasets else (["ring", "grid"] if default else None)
+    datasets = split_list(args.datasets, "--datasets", unique=True) if args.datasets else (
+        ["ring", "grid"] if default else None)
     for label in labels:
         label_overrides(label)
     for d in datasets or ():
         if not is_known_dataset(d):
             raise UsageError(f"unknown dataset {d!r}; choose from: {', '.join(dataset_names())}")
-    if args.seeds is not None:
-        positive_count(args.seeds, "--seeds")
+    seeds = seed_list(args.seeds) if args.seeds is not None else None
     positive_count(args.jobs, "--jobs")
     overrides = given_options(args, skip=_RUN_ONLY)
-    if args.from_dir:
+    if args.from_paths:
         given = sorted(set(overrides) - {"out"}) + (["--config"] if args.config else [])
         if given:
             raise UsageError(f"--from re-tabulates finished runs; training option {given[0]!r} does not apply")
-        keyed = runs_in_folder(args.from_dir, labels, datasets, args.seeds)
-        folder = tabulate_runs(keyed, overrides.get("out", args.from_dir), log, {"from": args.from_dir})
+        paths = path_list(args.from_paths, "--from")
+        keyed = comparisons.runs_in(paths, labels, datasets, seeds)
+        if args.dry_run:
+            print(f"compare: would tabulate {len(keyed)} finished runs into a new folder under "
+                  f"{overrides.get('out', 'outputs')}")
+            return 0
+        folder = comparisons.tabulate_runs(keyed, overrides.get("out", "outputs"), log, {"from": paths})
     else:
         # The VEEGAN / PacGAN protocol evaluates 2,500 samples; the snapshot size is that count unless given.
-        overrides.setdefault("snapshot_size", PROTOCOL_SAMPLES)
-        configs = plan_runs(labels, datasets, range(args.seeds or 10), overrides, args.config)
-        folder = compare(configs, args.jobs, log=log, meta={"overrides": overrides})
+        overrides.setdefault("snapshot_size", comparisons.PROTOCOL_SAMPLES)
+        configs = comparisons.plan_runs(labels, datasets, seeds or seed_list(DEFAULT_SEEDS), overrides, args.config)
+        if not args.quiet or args.dry_run:
+            print(plan_line(configs, args.jobs))
+        if args.dry_run:
+            return 0
+        folder = comparisons.compare(configs, args.jobs, log=log, meta={"overrides": overrides},
+                                     progress=not args.quiet)
     print(one_line(f"comparison folder: {folder}"))
     return 0
+
+
+def plan_line(configs, jobs):
+    """The plan: runs, iterations and the time they should take here, from a short timing."""
+    from mixgan.experiments.estimate import plan_line as line, seconds_per_iteration
+    from mixgan.experiments.workers import cpu_cores
+    from mixgan.training import resolve_device
+    device = resolve_device(configs[0].device)
+    workers = min(jobs, len(configs))
+    per_it = seconds_per_iteration(configs[0], threads=max(1, cpu_cores() // jobs))
+    return line("compare", len(configs), max(c.iterations for c in configs), per_it, workers, device)

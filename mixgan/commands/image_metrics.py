@@ -1,18 +1,20 @@
 """``mixgan image-metrics RUN...``: the offline image metrics of every snapshot of image runs, as a table."""
-from mixgan.commands.options import one_line
 import json
 import math
 import sys
+
+from mixgan.commands.options import add_device_argument, add_quiet_argument, one_line
 
 COLUMNS = ("iteration", "classes_covered", "classes_total", "class_kl", "classifier_fd", "fid")
 
 
 def add_arguments(parser):
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folders of image runs")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or folders of runs (image runs)")
     parser.add_argument("--fid", action="store_true",
                         help="also FID (needs torchmetrics, torch-fidelity and Inception weights on this machine)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where the classifier runs")
+    add_device_argument(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per snapshot instead of a table")
+    add_quiet_argument(parser)
 
 
 def _show(value):
@@ -25,8 +27,9 @@ def run(args):
     from mixgan.evaluation.image_metrics import run_image_metrics  # imported here: it loads torch, and the CLI starts without
     from mixgan.training import resolve_device
     device = resolve_device(args.device)
-    say = lambda line: print(line, file=sys.stderr)  # noqa: E731  (progress goes to stderr, results to stdout)
-    for run in args.runs:
+    from mixgan.runs.reader import find_runs
+    say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))  # noqa: E731
+    for run in find_runs(args.runs, "image-metrics:"):
         rows = run_image_metrics(run, fid=args.fid, device=device, progress=say)
         if args.json:
             for row in rows:

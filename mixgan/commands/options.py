@@ -1,6 +1,11 @@
 """What every subcommand parses the same way: the argparse class that reports errors in one line,
-value parsers, the ``--option`` per TrainConfig field, comma-separated lists and shared flags."""
+value parsers, the ``--option`` per TrainConfig field, comma-separated lists and shared flags.
+
+docs/CLI.md states the grammar these helpers implement; tests/test_cli_grammar.py walks every
+subcommand's parser to check it.
+"""
 import argparse
+from pathlib import Path
 
 from mixgan.config import FIELDS, choices, make_config
 from mixgan.errors import UsageError
@@ -87,13 +92,16 @@ def positive_count(text, what):
     return value
 
 
-def add_config_arguments(parser, skip=()):
-    """One ``--option`` per TrainConfig field, with its doc and default as help, and ``--config``."""
+def add_config_arguments(parser, skip=(), defaults=None):
+    """One ``--option`` per TrainConfig field, with its doc and default as help, and ``--config``.
+    ``defaults``: fields whose default differs in this command (shown in the help; the command
+    applies them)."""
     for name, f in FIELDS.items():
         if name in skip:
             continue
         meta = f.metadata
-        default = "" if f.default is None else f" (default: {_show(f.default)})"
+        shown = (defaults or {}).get(name, f.default)
+        default = "" if shown is None else f" (default: {_show(shown)})"
         extra = {}
         if "choices" in meta:
             extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
@@ -125,6 +133,32 @@ def refuse_with_resume(args, extra=(), what="run"):
     if given:
         raise UsageError(f"--{given[0].replace('_', '-')} cannot be combined with --resume: a resumed {what} "
                          f"keeps the options its runs were made with")
+
+
+def seed_list(text):
+    """``--seeds``: comma-separated seeds (whole numbers >= 0), each once, e.g. ``0,1,2``."""
+    seeds = split_list(text, "--seeds", int, unique=True)
+    if min(seeds) < 0:
+        raise UsageError(f"--seeds must be >= 0, got {min(seeds)}")
+    return seeds
+
+
+def path_list(text, what):
+    """A comma-separated list of paths; a path that exists as written is one entry even with a comma."""
+    if Path(text).exists():
+        return [text]
+    return split_list(text, what)
+
+
+def add_quiet_argument(parser):
+    """The one flag that silences plans and progress: only the result line and errors are printed."""
+    parser.add_argument("--quiet", action="store_true", help="print only the result line (and errors): "
+                                                            "no plan, no progress")
+
+
+def add_device_argument(parser, default="auto"):
+    parser.add_argument("--device", default=default, choices=choices("devices"),
+                        help=f"auto (cuda when present), cpu or cuda (default: {default})")
 
 
 def add_allow_unfinished_argument(parser):

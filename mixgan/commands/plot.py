@@ -1,28 +1,30 @@
-"""``mixgan plot``: runs (rows) at their snapshot iterations (columns), drawn from their saved arrays."""
-from pathlib import Path
-
-from mixgan.commands.options import add_allow_unfinished_argument, one_line, split_list
-from mixgan.errors import UsageError
-
+"""``mixgan plot``: runs (rows) at their snapshot iterations (columns), drawn from their saved arrays
+into a new numbered folder (``plot.png`` and ``plot.pdf``)."""
+from mixgan.commands.options import add_allow_unfinished_argument, add_quiet_argument, one_line, split_list
 
 
 def add_arguments(parser):
-    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders, one row each")
-    parser.add_argument("--out", required=True, metavar="FILE", help="picture to write (.png, .pdf or .svg)")
-    parser.add_argument("--iterations", metavar="LIST", help="comma-separated snapshot iterations (default: all shared)")
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders or folders of runs, one row per run")
+    parser.add_argument("--out", default="outputs", metavar="DIR",
+                        help="folder that receives the numbered plot folder (default: outputs)")
+    parser.add_argument("--snapshots", metavar="LIST", help="comma-separated snapshot iterations (default: all shared)")
     parser.add_argument("--title", help="title above the grid")
-    parser.add_argument("--landscape", action="store_true", help="draw D's saved landscape under the points")
+    parser.add_argument("--no-landscape", action="store_true", help="leave out D's saved landscape (drawn under the "
+                                                                    "points when the runs saved one)")
     add_allow_unfinished_argument(parser)
+    add_quiet_argument(parser)
 
 
 def run(args):
-    from mixgan.viz.figures import draw_run_grid, load_run
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise UsageError(f"--out must end in .png, .pdf or .svg, got {args.out}")
-    if not out.parent.is_dir():
-        raise UsageError(f"folder {out.parent} does not exist")
-    iterations = tuple(split_list(args.iterations, "--iterations", int)) if args.iterations else None
-    shown = draw_run_grid([load_run(p, args.allow_unfinished) for p in args.runs], out, iterations, args.landscape, args.title)
-    print(one_line(f"figure: {out} ({len(args.runs)} runs × iterations {', '.join(map(str, shown))})"))
+    from mixgan.runs import folders
+    from mixgan.runs.reader import find_runs
+    from mixgan.viz.figures import load_run, run_grid_figure, save_both
+    iterations = tuple(split_list(args.snapshots, "--snapshots", int)) if args.snapshots else None
+    run_list = [load_run(p, args.allow_unfinished) for p in find_runs(args.runs, "plot:")]
+    # Drawn before the folder is made: unreadable runs leave nothing behind.
+    fig, shown = run_grid_figure(run_list, iterations, not args.no_landscape, args.title)
+    folder = folders.create_run_folder(args.out, "plot")
+    save_both(fig, [folder / "plot.png", folder / "plot.pdf"])
+    print(one_line(f"figure: {folder / 'plot.png'} (and plot.pdf; {len(run_list)} runs × iterations "
+                   f"{', '.join(map(str, shown))})"))
     return 0

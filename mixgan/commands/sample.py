@@ -1,7 +1,7 @@
 """``mixgan sample``: new samples from a trained run's generator, saved as arrays or a picture."""
 from pathlib import Path
 
-from mixgan.commands.options import at_least_zero, one_line, positive_count, whole_number
+from mixgan.commands.options import add_device_argument, at_least_zero, one_line, positive_count, whole_number
 from mixgan.errors import UsageError
 
 MAX_SAMPLES = 1_000_000
@@ -15,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=at_least_zero("seed"), default=0, help="seed of the noise (default: 0)")
     parser.add_argument("--iteration", type=whole_number, default=None,
                         help="use the weights of the checkpoint kept at this iteration (default: the final weights)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where G runs (default: cpu)")
+    add_device_argument(parser)
 
 
 def run(args):

@@ -1,25 +1,28 @@
 """``mixgan sweep``: a grid of runs trained batched, then tabulated; ``--resume`` finishes a stopped one."""
-from mixgan.commands.options import add_config_arguments, given_options, positive_count, refuse_with_resume, split_list
+from mixgan.commands.options import (add_config_arguments, add_quiet_argument, given_options, positive_count,
+                                     refuse_with_resume, seed_list, split_list)
 
-GRID_FIELDS = ("data", "objective", "alpha", "lambda_dist")  # options that take comma-separated lists here
+GRID_FIELDS = ("data", "objective", "alpha", "lambda_dist", "seed")  # options that take comma-separated lists here
 
 
 def add_arguments(parser):
-    parser.add_argument("--data", metavar="LIST", help="comma-separated 2D toy distributions (default: ring,grid)")
-    parser.add_argument("--objectives", metavar="LIST", help="comma-separated objectives (default: standard,mixup)")
-    parser.add_argument("--alpha", metavar="LIST", help="comma-separated mixup α values (default: 0.2); "
-                                                         "objectives without α run once per dataset and seed")
-    parser.add_argument("--lambda-dists", metavar="LIST", help="comma-separated mixup λ distributions (default: "
-                                                                "the config's, beta)")
-    parser.add_argument("--seeds", metavar="N", default=None,
-                        help="seeds per setting: --seed, --seed+1, ..., --seed+N-1 (default: 4)")
+    from mixgan.config import choices
+    parser.add_argument("--datasets", metavar="LIST", help=f"comma-separated 2D toy distributions from "
+                                                            f"{{{','.join(choices('datasets'))}}} (default: ring,grid)")
+    parser.add_argument("--objectives", metavar="LIST", help=f"comma-separated labels from "
+                                                              f"{{{','.join(choices('labels'))}}} (default: standard,mixup)")
+    parser.add_argument("--alphas", metavar="LIST", help="comma-separated mixup α values (default: 0.2); "
+                                                          "objectives without α run once per dataset and seed")
+    parser.add_argument("--lambda-dists", metavar="LIST", help="comma-separated mixup λ distributions from "
+                                                                f"{{{','.join(choices('lambda_dists'))}}} (default: beta)")
+    parser.add_argument("--seeds", metavar="LIST", default=None, help="comma-separated seeds (default: 0,1,2,3)")
     parser.add_argument("--max-runs", metavar="R", default=None,
                         help="most runs trained as one batch (default: as many as fit the memory estimate)")
     add_config_arguments(parser, skip=GRID_FIELDS)
-    parser.add_argument("--dry-run", action="store_true", help="print the plan (runs and batches) and exit")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, batches, estimated time) and exit")
     parser.add_argument("--resume", metavar="SWEEP_DIR", help="finish a stopped sweep: its unfinished runs go on "
                         "from their last checkpoints, batched again where they can be; then the summary is written")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_quiet_argument(parser)
 
 
 def run(args):
@@ -28,25 +31,32 @@ def run(args):
     from mixgan.training import resolve_device
     from mixgan.training.memory import batch_budget
     if args.resume is not None:
-        refuse_with_resume(args, extra=("objectives", "lambda_dists", "seeds", "max_runs"), what="sweep")
-        sweeps.resume_sweep(args.resume, progress=not args.no_progress, dry_run=args.dry_run)
+        refuse_with_resume(args, extra=("datasets", "objectives", "alphas", "lambda_dists", "seeds", "max_runs"),
+                           what="sweep")
+        sweeps.resume_sweep(args.resume, progress=not args.quiet, dry_run=args.dry_run)
         return 0
     base = make_config(given_options(args, skip=GRID_FIELDS), args.config)
-    shared = {k: v for k, v in base.to_dict().items() if k not in GRID_FIELDS + ("seed",)}
-    data = split_list(args.data or "ring,grid", "--data")
-    objectives = split_list(args.objectives or "standard,mixup", "--objectives")
-    alphas = split_list(args.alpha or str(base.alpha), "--alpha", float)
-    lambda_dists = split_list(args.lambda_dists or base.lambda_dist, "--lambda-dists")
-    seeds = range(base.seed, base.seed + positive_count(args.seeds or "4", "--seeds"))
+    shared = {k: v for k, v in base.to_dict().items() if k not in GRID_FIELDS}
+    data = split_list(args.datasets or "ring,grid", "--datasets", unique=True)
+    objectives = split_list(args.objectives or "standard,mixup", "--objectives", unique=True)
+    alphas = split_list(args.alphas or str(base.alpha), "--alphas", float, unique=True)
+    lambda_dists = split_list(args.lambda_dists or base.lambda_dist, "--lambda-dists", unique=True)
+    seeds = seed_list(args.seeds or "0,1,2,3")
     max_runs = positive_count(args.max_runs, "--max-runs") if args.max_runs is not None else None
     configs = sweeps.grid_configs(shared, data, objectives, alphas, lambda_dists, seeds)  # validates every value
     device = resolve_device(base.device)
     batches = sweeps.plan_batches(configs, max_runs, batch_budget(device))
     sweeps.check_plan(batches)  # refused before any training
-    print(f"sweep: {len(configs)} runs in {len(batches)} batches of at most {max(map(len, batches))} runs "
-          f"on {device}")
+    if not args.quiet or args.dry_run:
+        from mixgan.experiments.estimate import duration, seconds_per_iteration
+        largest = max(batches, key=len)
+        per_it = seconds_per_iteration(largest[0], batch=len(largest))
+        total = sum(per_it * len(b) / len(largest) * b[0].iterations for b in batches)  # time grows with the runs
+        print(f"sweep: {len(configs)} runs in {len(batches)} batches of at most {len(largest)} runs on {device}; "
+              f"timed {per_it * 1000:.1f} ms/iteration for a batch of {len(largest)} → about {duration(total)} "
+              f"of training (snapshot measurements come on top)")
     if args.dry_run:
         print("\n".join(sweeps.describe_plan(configs, batches)))
         return 0
-    sweeps.sweep(configs, max_runs, base.out, progress=not args.no_progress)
+    sweeps.sweep(configs, max_runs, base.out, progress=not args.quiet, log=(lambda *a: None) if args.quiet else print)
     return 0

@@ -1,14 +1,16 @@
 """``mixgan train``: one run, or ``--resume`` of a stopped one."""
 import json
 
-from mixgan.commands.options import add_config_arguments, config_from_args, one_line, refuse_with_resume
+from mixgan.commands.options import (add_config_arguments, add_quiet_argument, config_from_args, one_line,
+                                     refuse_with_resume)
 
 
 
 def add_arguments(parser):
     add_config_arguments(parser)
-    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the estimated time, "
+                                                              "and exit")
+    add_quiet_argument(parser)
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run folder from its last checkpoint "
                         "(its config.json gives every option)")
 
@@ -18,10 +20,20 @@ def run(args):
         return _resume(args)
     config = config_from_args(args)
     if args.dry_run:
-        print(json.dumps(config.to_dict(), indent=2))
+        from mixgan.experiments.estimate import plan_line, seconds_per_iteration
+        from mixgan.training import resolve_device
+        import sys
+        from mixgan.errors import UsageError
+        print(json.dumps(config.to_dict(), indent=2))  # standard output stays JSON, for scripts
+        try:
+            per_it = seconds_per_iteration(config)
+        except UsageError as e:  # e.g. image files not there yet: the options are still worth seeing
+            print(one_line(f"train: no time estimate ({e})"), file=sys.stderr)
+            return 0
+        print(plan_line("train", 1, config.iterations, per_it, 1, resolve_device(config.device)), file=sys.stderr)
         return 0
     from mixgan.training import train
-    folder = train(config, progress=not args.no_progress)
+    folder = train(config, progress=not args.quiet)
     print(one_line(f"run folder: {folder}"))
     print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))
     return 0
@@ -35,7 +47,7 @@ def _resume(args):
         print(json.dumps(load_run_config(args.resume).to_dict(), indent=2))
         return 0
     from mixgan.training.resuming import resume
-    folder, trained = resume(args.resume, progress=not args.no_progress)
+    folder, trained = resume(args.resume, progress=not args.quiet)
     if not trained:
         print(one_line(f"run {folder} is already finished; nothing to do"))
         return 0

@@ -1,12 +1,14 @@
-"""Comparisons of objectives over seeds: train (or reuse) runs for every dataset × label × seed,
-then tabulate every snapshot metric as mean ± standard error over seeds.
+"""Comparisons of objectives over seeds: train every dataset × label × seed inside one numbered
+comparison folder, then tabulate every snapshot metric there as mean ± standard error over seeds.
 
 A *label* names one training setting: an objective (``standard``, ``mixup``, ...) or a variant
 from ``mixgan.config.VARIANTS`` (``standard-ns``: the standard objective with the non-saturating
-generator loss). A finished run whose ``config.json`` equals the requested config is reused
-instead of retrained, so an interrupted comparison picks up where it stopped and a larger
-``--seeds`` only trains the new seeds.
+generator loss). The folder's ``plan.json`` lists every run before the first trains, so a stopped
+comparison goes on where it stopped (:func:`resume_compare`): finished runs are kept, stopped ones
+resumed from their checkpoints. Runs train seed by seed, so a comparison cut short holds whole seeds.
 """
+import dataclasses
+import json
 import sys
 from pathlib import Path
 
@@ -14,78 +16,113 @@ from mixgan.config import label_overrides, make_config, read_run_config
 from mixgan.errors import UsageError
 from mixgan.evaluation.tables import run_key
 from mixgan.experiments.summary import write_summary
-from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, runs_by_config, train_all
+from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, train_all
 from mixgan.runs import folders, status
+from mixgan.runs.reader import find_runs
 
 PROTOCOL_SAMPLES = 2500  # generated points per evaluation in VEEGAN / PacGAN's toy protocol
+PLAN = "plan.json"  # every run of the comparison, written before the first is trained
 
 
 def plan_runs(labels, datasets, seeds, overrides=None, config_file=None):
-    """Every TrainConfig of the comparison (all checked before anything trains)."""
+    """Every TrainConfig of the comparison (all checked before anything trains), seed by seed."""
     return [make_config({**(overrides or {}), **label_overrides(label), "data": data, "seed": seed}, config_file)
-            for data in datasets for label in labels for seed in seeds]
+            for seed in seeds for data in datasets for label in labels]
 
 
-def finished_runs(folder):
-    """``{config key: run folder}`` for the finished runs directly under ``folder``. Unfinished
-    runs are named on stderr and left out, never tabulated from part of their snapshots."""
-    finished, resumable = runs_by_config(folder)
-    for run in resumable.values():
-        print(f"mixgan: skipping unfinished run: {status.describe(run, status.read_status(run))}", file=sys.stderr)
-    return finished
-
-
-def train_or_reuse(configs, jobs=1, log=print):
-    """Run folders for every config, in order: a finished identical run is reused, a stopped one
-    resumed from its checkpoint, and the rest trained (in ``jobs`` parallel processes)."""
+def train_or_reuse(configs, jobs=1, log=print, progress=False):
+    """Run folders for every config, in order: a finished identical run in the config's folder is
+    kept, a stopped one resumed from its checkpoint, and the rest trained (in ``jobs`` parallel
+    processes), with progress shown while they train."""
     finished, tasks = plan_tasks(configs)
     found = [finished.get(config_key(c.to_dict())) for c in configs]
     todo = [i for i, run in enumerate(found) if run is None]
     resumed = sum(folder is not None for _, folder in tasks)
-    log(f"compare: {len(configs) - len(todo)} finished runs reused, {resumed} resumed, {len(todo) - resumed} to train")
+    if len(todo) < len(configs) or resumed:
+        log(f"compare: {len(configs) - len(todo)} runs already finished, {resumed} to resume, "
+            f"{len(todo) - resumed} to train")
     label = lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}"  # noqa: E731
-    trained = train_all(tasks, min(jobs, len(tasks)), max(1, cpu_cores() // jobs), log=log, label=label)
+    trained = train_all(tasks, min(jobs, len(tasks)), max(1, cpu_cores() // jobs), log=log, label=label,
+                        progress=progress)
     for i, (path, _) in zip(todo, trained):
         found[i] = path
     return found
 
 
-def runs_in_folder(folder, labels=None, datasets=None, max_seeds=None):
-    """``{(data, label, seed): run}`` for the finished runs under ``folder``, optionally filtered.
-    Two runs with one key but different settings are an error naming the first differing option."""
-    if not Path(folder).is_dir():
-        raise UsageError(f"--from {folder}: no such folder")
+def runs_in(paths, labels=None, datasets=None, seeds=None):
+    """``{(data, label, seed): run}`` for the finished runs in ``paths`` (run folders or folders of
+    runs), optionally filtered. Unfinished runs are named on stderr and left out. Two runs with one
+    key but different settings are an error naming the first differing option."""
     found, configs = {}, {}
-    for run in finished_runs(folder).values():
+    for run in find_runs(paths):
+        try:
+            state = status.read_status(run)
+        except UsageError as e:
+            print(f"mixgan: skipping {run}: {e}", file=sys.stderr)
+            continue
+        if state["state"] != "finished":
+            print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
+            continue
         config = read_run_config(run)
         key = run_key(config)
-        if (labels and key[1] not in labels) or (datasets and key[0] not in datasets) \
-                or (max_seeds is not None and key[2] >= max_seeds):
+        if (labels and key[1] not in labels) or (datasets and key[0] not in datasets) or (seeds and key[2] not in seeds):
             continue
         if key in found:
             other = configs[key]
             diff = next((n for n in sorted(set(config) | set(other)) if n != "out" and config.get(n) != other.get(n)),
                         "out")
-            raise UsageError(f"--from {folder}: runs {found[key].name} and {run.name} differ in {diff!r}; "
-                             "re-tabulate a folder that holds one setting")
+            raise UsageError(f"--from: runs {found[key]} and {run} differ in {diff!r}; "
+                             "re-tabulate runs that share one setting")
         found[key], configs[key] = run, config
     if not found:
-        raise UsageError(f"--from {folder}: no finished runs (with config.json, generator.pt, discriminator.pt) match")
+        raise UsageError("--from: no finished runs (with config.json, generator.pt, discriminator.pt) match")
     return found
 
 
-def compare(configs, jobs=1, out=None, log=print, meta=None):
-    """Train (or reuse) every config, then write the comparison folder (``out``, default the
-    first config's ``out``) with its tables and curves; returns that folder.
+def compare(configs, jobs=1, out=None, log=print, meta=None, progress=False):
+    """Train every config inside a new numbered comparison folder under ``out`` (default: the first
+    config's ``out``), then write its tables and curves there; returns that folder.
 
     >>> from mixgan import compare
     >>> from mixgan.experiments.compare import plan_runs
     >>> folder = compare(plan_runs(["standard", "mixup"], ["ring"], range(3), dict(iterations=500)))  # doctest: +SKIP
     """
     configs = list(configs)
-    run_folders = train_or_reuse(configs, jobs, log)
+    folder = folders.create_run_folder(out or configs[0].out, "compare")
+    log(f"comparison folder: {folder}")
+    configs = [dataclasses.replace(c, out=str(folder)) for c in configs]
+    folders.atomic_write_json(folder / PLAN, {"jobs": jobs, "meta": meta or {},
+                                              "runs": [c.to_dict() for c in configs]})
+    return _train_and_tabulate(folder, configs, jobs, log, meta, progress)
+
+
+def resume_compare(folder, jobs=None, log=print, progress=False):
+    """Finish the comparison in ``folder`` from its ``plan.json``: finished runs are kept, stopped
+    ones go on from their checkpoints, missing ones are trained; then the tables are rewritten."""
+    plan = read_plan(folder)
+    configs = [make_config({**c, "out": str(folder)}) for c in plan["runs"]]
+    return _train_and_tabulate(Path(folder), configs, jobs or plan.get("jobs", 1), log, plan.get("meta"), progress)
+
+
+def read_plan(folder):
+    """The ``plan.json`` of a comparison folder; one-line UsageError when there is none or it is damaged."""
+    path = Path(folder) / PLAN
+    if not path.is_file():
+        raise UsageError(f"{folder} is not a comparison folder (it has no {PLAN})")
+    try:
+        plan = json.loads(path.read_text())
+        if not isinstance(plan, dict) or not isinstance(plan.get("runs"), list) or not plan["runs"]:
+            raise ValueError("expected a table with a list of runs")
+        return plan
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read {path}: {e}")
+
+
+def _train_and_tabulate(folder, configs, jobs, log, meta, progress):
+    run_folders = train_or_reuse(configs, jobs, log, progress)
     keyed = {run_key(c.to_dict()): run for c, run in zip(configs, run_folders)}
-    return tabulate_runs(keyed, out or configs[0].out, log, meta)
+    log(write_summary(folder, keyed, meta or {}))
+    return folder
 
 
 def tabulate_runs(keyed_runs, out, log=print, meta=None):

@@ -46,7 +46,7 @@ def figure5_configs(seed, device, alpha, quick, out, frames=0, landscape=0):
             for d in FIGURE5_DATA for o in FIGURE5_OBJECTIVES]
 
 
-def train_runs(configs, log=print):
+def train_runs(configs, log=print, progress=False, dry_run=False):
     """Train the runs of ``configs`` (those in one group folder): a finished one is kept, a stopped
     one resumed from its checkpoint, the rest trained; in parallel processes on a multi-core CPU,
     one after another on a GPU (they would only queue on it). Returns [(run folder, seconds)]."""
@@ -63,11 +63,16 @@ def train_runs(configs, log=print):
     cores = cpu_cores()
     workers = min(cores, len(tasks)) if on_cpu and cores >= 2 else 1
     threads = max(1, cores // max(1, workers))
-    if workers > 1:
-        log(f"training {len(tasks)} runs in {workers} parallel processes ({threads} torch thread(s) each)")
+    if tasks and (dry_run or log is not None):
+        from mixgan.experiments.estimate import plan_line, seconds_per_iteration
+        per_it = seconds_per_iteration(tasks[0][0], threads=threads)
+        (print if dry_run else log)(plan_line("figure5", len(tasks), tasks[0][0].iterations, per_it, workers,
+                                              resolve_device(configs[0].device)))
+    if dry_run:
+        return None
     label = lambda c: f"{c.data}/{c.objective}"  # noqa: E731
     trained = dict(zip((config_key(c.to_dict()) for c, _ in tasks),
-                       train_all(tasks, workers, threads, log, label, progress=workers == 1)))
+                       train_all(tasks, workers, threads, log, label, progress=progress)))
     return [trained.get(config_key(c.to_dict())) or (finished[config_key(c.to_dict())], 0.0) for c in configs]
 
 
@@ -91,6 +96,25 @@ def unfinished_group(out, label, configs_for):
     return None
 
 
+def figure_runs_in(paths, seed):
+    """The run folders ``paths`` name: run folders as given; from a folder of runs, those that can be
+    a cell of the figure (grid or ring, labelled standard or mixup) with ``seed``."""
+    from mixgan.config import config_label
+    from mixgan.runs.reader import find_runs
+    chosen = []
+    for path in paths:
+        runs = find_runs([path])
+        if runs == [Path(path)]:
+            chosen.append(Path(path))
+            continue
+        for run in runs:
+            config = read_run_config(run)
+            if (config["data"] in FIGURE5_DATA and config_label(config) in FIGURE5_OBJECTIVES
+                    and config["seed"] == seed):
+                chosen.append(run)
+    return chosen
+
+
 def reduced_note(run_list):
     """The figure's note when the runs are smaller or shorter than the paper's (None otherwise)."""
     full = make_config(dict(preset="figure5"))
@@ -102,19 +126,24 @@ def reduced_note(run_list):
 
 
 def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", from_runs=None,
-                 frames=0, landscape=0, log=print, allow_unfinished=False):
+                 frames=0, landscape=0, log=print, allow_unfinished=False, dry_run=False, progress=False):
     """Train (or, with ``from_runs``, reuse) the four runs and draw the figure; returns the group folder.
+    ``from_runs``: run folders or folders of runs (from those, the figure's runs of ``seed``).
+    ``dry_run``: print the plan and return None, creating nothing.
 
     >>> from mixgan import figure5
     >>> folder = figure5(quick="auto")  # doctest: +SKIP
     >>> folder / "figure5.png"  # doctest: +SKIP
     """
     if from_runs:
-        cells = figure5_runs(from_runs, allow_unfinished)  # validate before creating anything
+        cells = figure5_runs(figure_runs_in(from_runs, seed), allow_unfinished)  # validate before creating anything
         if alpha is not None and any(cells[(d, "mixup")].config.get("alpha") != alpha for d in FIGURE5_DATA):
             raise UsageError(f"--alpha {alpha} differs from the α of the given mixup runs; leave it out with --from")
         info = {"from": [str(r.path) for r in cells.values()]}
         # Drawing reads every array, so unreadable runs fail here, before a folder is created.
+        if dry_run:
+            print(f"figure5: would redraw from {', '.join(str(r.path) for r in cells.values())}")
+            return None
         fig, iterations = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
         group = folders.create_run_folder(out, "figure5-redraw")
     else:
@@ -125,6 +154,9 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         label = f"figure5{'-quick' if quick_on else ''}-s{seed}"
         configs_for = lambda group: figure5_configs(seed, device, alpha, quick_on, group, frames, landscape)  # noqa: E731
         group = unfinished_group(out, label, configs_for)
+        if dry_run:
+            train_runs(configs_for(group or Path(out) / f"NNNNN-{label}"), log, dry_run=True)
+            return None
         if group is not None:
             log(f"going on with the stopped figure in {group}")
         else:
@@ -134,7 +166,7 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
             log("quick mode: " + QUICK_NOTE.format(**QUICK))
         log(f"figure folder: {group} (each run's metrics.jsonl shows its progress)")
         start = time.perf_counter()
-        trained = train_runs(configs, log)
+        trained = train_runs(configs, log, progress)
         cells = figure5_runs([p for p, _ in trained])
         info = {"quick": quick_on, "runs": [str(p) for p, _ in trained],
                 "train_seconds": {f"{c.data}/{c.objective}": round(s, 1) for c, (_, s) in zip(configs, trained)},

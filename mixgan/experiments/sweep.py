@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from mixgan.config import load_run_config, make_config
+from mixgan.config import label_overrides, load_run_config, make_config
 from mixgan.errors import RunInterrupted, UsageError
 from mixgan.evaluation.tables import run_key, varying_settings
 from mixgan.experiments.summary import write_summary
@@ -25,15 +25,17 @@ PLAN = "plan.json"  # every run of the sweep, written before the first is traine
 
 
 def grid_configs(base, data, objectives, alphas, lambda_dists, seeds):
-    """Every TrainConfig of the grid, in a stable order. ``base`` holds the shared overrides."""
+    """Every TrainConfig of the grid, in a stable order. ``base`` holds the shared overrides;
+    ``objectives`` are labels: objectives or variants such as ``standard-ns``."""
     configs = []
     for d in data:
-        for objective in objectives:
-            uses_alpha = objective == "mixup"
+        for label in objectives:
+            overrides = label_overrides(label)
+            uses_alpha = overrides["objective"] == "mixup"
             for alpha in (alphas if uses_alpha else [None]):
                 for dist in (lambda_dists if uses_alpha else [None]):
                     for seed in seeds:
-                        values = {**base, "data": d, "objective": objective, "seed": seed}
+                        values = {**base, **overrides, "data": d, "seed": seed}
                         if alpha is not None:
                             values["alpha"] = alpha
                         if dist is not None:

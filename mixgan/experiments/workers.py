@@ -99,22 +99,30 @@ def _run_one(config, resume_folder, parent):
 def train_all(tasks, workers=1, threads=1, log=print, label=str, progress=False):
     """Train ``tasks`` (``(config, resume folder or None)``), ``workers`` at a time in worker
     processes with ``threads`` torch threads each, or in this process when ``workers`` is 1.
-    Returns ``[(run folder, seconds)]`` in the order given; RunInterrupted when stopped, saying
-    to run the same command again (which resumes the stopped runs)."""
-    if workers <= 1 or len(tasks) <= 1:
-        from mixgan.training import resume, train
-        results = []
-        for config, folder in tasks:
-            start = time.perf_counter()
-            try:
-                path = resume(folder, progress=progress)[0] if folder else train(config, progress=progress)
-            except RunInterrupted as stop:
-                raise RunInterrupted(f"{stop.message.split('; resume')[0]}; run the same command again to resume "
-                                     f"it", stop.exit_code) from None
-            results.append((Path(path), time.perf_counter() - start))
-            log(f"  {label(config)}: {results[-1][1]:.0f} s  → {path}")
-        return results
-    return _in_workers(tasks, workers, threads, log, label)
+    ``progress``: an overall bar and a bar per run on a terminal (one line per finished run
+    otherwise, through ``log``). Returns ``[(run folder, seconds)]`` in the order given;
+    RunInterrupted when stopped, saying to run the same command again (which resumes them)."""
+    from mixgan.experiments.progress import RunBars
+    with RunBars(tasks, label, progress and log is not None) as bars:
+        say = bars.write if bars.enabled and log is print else log
+        if workers <= 1 or len(tasks) <= 1:
+            return _in_this_process(tasks, say, label)
+        return _in_workers(tasks, workers, threads, say, label)
+
+
+def _in_this_process(tasks, log, label):
+    from mixgan.training import resume, train
+    results = []
+    for config, folder in tasks:
+        start = time.perf_counter()
+        try:
+            path = resume(folder, progress=False)[0] if folder else train(config, progress=False)
+        except RunInterrupted as stop:
+            raise RunInterrupted(f"{stop.message.split('; resume')[0]}; run the same command again to resume "
+                                 f"it", stop.exit_code) from None
+        results.append((Path(path), time.perf_counter() - start))
+        log(f"  {label(config)}: {results[-1][1]:.0f} s  → {path}")
+    return results
 
 
 def _in_workers(tasks, workers, threads, log, label):

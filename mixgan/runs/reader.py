@@ -12,6 +12,26 @@ from mixgan.errors import UsageError
 from mixgan.runs import checkpoints, folders, snapshots, status
 
 
+def find_runs(paths, what="--from"):
+    """Run folders from ``paths``, each a run folder (it holds config.json) or a folder of runs (its
+    direct sub-folders that hold config.json, in name order); one-line UsageError for a path that is
+    neither. Unfinished runs are kept: each caller decides what to do with them."""
+    found = []
+    for path in paths:
+        p = Path(path)
+        if "\x00" in str(path) or not p.is_dir():
+            raise UsageError(f"{what} {path}: no such folder")
+        if (p / "config.json").is_file():
+            found.append(p)
+            continue
+        inside = sorted(q for q in p.iterdir() if q.is_dir() and (q / "config.json").is_file())
+        if not inside:
+            raise UsageError(f"{what} {path}: neither a run folder nor a folder of runs (no config.json in it "
+                             "or in its sub-folders)")
+        found += inside
+    return found
+
+
 @dataclass(frozen=True)
 class Run:
     """A run folder and the options in its ``config.json`` (a dict, as saved)."""
