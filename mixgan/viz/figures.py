@@ -14,7 +14,7 @@ from mixgan.viz import plots
 FIGURE5_DATA = ("grid", "ring")  # rows, top to bottom, as in the paper
 FIGURE5_OBJECTIVES = ("standard", "mixup")  # blocks, left to right
 PANEL_INCHES = 1.6
-FIGURE5_MIN_WIDTH = 6.4  # inches: room for the key and the block titles when few iterations are shown
+FIGURE5_MIN_WIDTH = 4.8  # inches: room for the key and the block titles when few iterations are shown
 NOTE_CHAR_INCHES = 0.07  # width of one character of the 8-point note, generously, for wrapping it
 NOTE_LINE_INCHES = 0.17
 ROW_LABEL_CHAR_INCHES = 0.065  # width of one character of an 8-point row label, generously
