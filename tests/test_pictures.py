@@ -7,6 +7,7 @@ import math
 import statistics
 from unittest import mock
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 from matplotlib.axes import Axes
@@ -20,7 +21,7 @@ from test_figures import fake_image_run, fake_run, four_runs
 from mixgan.evaluation import tables
 from mixgan.runs.reader import load_run
 from mixgan.viz import plots
-from mixgan.viz.animate import frame_figure
+from mixgan.viz.animate import frame_figure, render_frame
 from mixgan.viz.curves import curves_figure
 from mixgan.viz.figures import figure5_figure, figure5_runs, run_grid_figure
 from mixgan.viz.plots import plt, samples_figure, snapshot_figure
@@ -174,6 +175,13 @@ def test_animation_frame(tmp_path, n):
     assert_landscape_colorbar(fig)
     # Every frame of an animation has the same size, whatever the iteration's text.
     assert frame_figure(runs, 1, "frames", landscape=True).get_size_inches() == pytest.approx(fig.get_size_inches())
+
+
+def test_frame_png_is_the_movie_frame(tmp_path):
+    runs = [load_run(fake_run(tmp_path, f"0000{i}-ring-{o}-s0", objective=o, frames=(1, 9), landscape=8, seed=i))
+            for i, o in enumerate(("standard", "mixup"))]
+    png, rgb = render_frame(runs, 9, "frames", landscape=True)
+    np.testing.assert_array_equal(iio.imread(png)[..., :3], rgb)
 
 
 # ------------------------------------------------------------- image pictures

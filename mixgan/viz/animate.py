@@ -58,6 +58,7 @@ def render_frame(run_list, iteration, kind, landscape):
     fig = frame_figure(run_list, iteration, kind, landscape)
     fig.canvas.draw()
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    fig.set_layout_engine("none")  # laid out by the draw above; saving need not lay it out again
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)
