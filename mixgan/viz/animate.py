@@ -17,10 +17,12 @@ import numpy as np
 from mixgan.runs import folders
 from mixgan.errors import UsageError
 from mixgan.runs.reader import load_run
+from mixgan.viz import plots
 from mixgan.viz.figures import draw_arrays, run_title, shared_iterations
 
 FORMATS = ("gif", "mp4")
 PANEL_PX, TITLE_PX, DPI = 320, 32, 100  # multiples of 16: the H.264 encoder needs no rescaling
+LEGEND_PX, LANDSCAPE_KEY_PX = 96, 176  # the column right of the panels: the legend, and the colour bar
 MAX_FPS = 240
 
 
@@ -29,17 +31,34 @@ def frame_source(run_list):
     return "frames" if all(r.iterations("frames") for r in run_list) else "snapshots"
 
 
+def frame_figure(run_list, iteration, kind, landscape):
+    """One frame's figure: the runs side by side at ``iteration``, and for 2D runs a column on the
+    right with the legend and, over landscapes, the colour bar. Its size depends only on the runs
+    and ``landscape``, so every frame of an animation has the same size."""
+    n = len(run_list)
+    arrays = [run.arrays(iteration, kind) for run in run_list]
+    points = any(a["fake"].ndim == 2 for a in arrays)
+    side = (LANDSCAPE_KEY_PX if landscape else LEGEND_PX) if points else 0
+    fig, axes = plt.subplots(1, n, squeeze=False, dpi=DPI, layout="constrained",
+                             figsize=((n * PANEL_PX + side) / DPI, (PANEL_PX + TITLE_PX) / DPI))
+    fig.get_layout_engine().set(w_pad=0.03, h_pad=0.03, wspace=0.02)
+    image = None
+    for ax, run, a in zip(axes[0], run_list, arrays):
+        image = draw_arrays(ax, a, landscape, title=run_title(run)) or image
+    fig.suptitle(f"iteration {iteration}", fontsize=11)
+    if points:  # beside the panels, so it covers no points
+        plots.points_legend(fig, loc="outside right upper", ncols=1)
+    if image is not None:
+        plots.landscape_colorbar(fig, image, ax=axes, location="right", shrink=0.7)
+    return fig
+
+
 def render_frame(run_list, iteration, kind, landscape):
     """One frame as (PNG bytes, RGB array [H, W, 3]): the runs side by side at ``iteration``."""
-    n = len(run_list)
-    fig, axes = plt.subplots(1, n, squeeze=False, dpi=DPI,
-                             figsize=(n * PANEL_PX / DPI, (PANEL_PX + TITLE_PX) / DPI))
-    for ax, run in zip(axes[0], run_list):
-        draw_arrays(ax, run.arrays(iteration, kind), landscape, title=run_title(run))
-    fig.suptitle(f"iteration {iteration}", fontsize=11)
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.83, wspace=0.06)
+    fig = frame_figure(run_list, iteration, kind, landscape)
     fig.canvas.draw()
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    fig.set_layout_engine("none")  # laid out by the draw above; saving need not lay it out again
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
     plt.close(fig)

@@ -3,6 +3,8 @@
 Everything here reads saved arrays (``snapshots/iter_NNNNNN.npz``); nothing trains or needs
 a model, so figures can be redrawn at will.
 """
+import textwrap
+
 import matplotlib.pyplot as plt
 
 from mixgan.errors import UsageError
@@ -12,6 +14,10 @@ from mixgan.viz import plots
 FIGURE5_DATA = ("grid", "ring")  # rows, top to bottom, as in the paper
 FIGURE5_OBJECTIVES = ("standard", "mixup")  # blocks, left to right
 PANEL_INCHES = 1.6
+FIGURE5_MIN_WIDTH = 4.8  # inches: room for the key and the block titles when few iterations are shown
+NOTE_CHAR_INCHES = 0.07  # width of one character of the 8-point note, generously, for wrapping it
+NOTE_LINE_INCHES = 0.17
+ROW_LABEL_CHAR_INCHES = 0.065  # width of one character of an 8-point row label, generously
 
 
 def run_title(run):
@@ -43,21 +49,24 @@ def shared_iterations(run_list, kind="snapshots"):
 
 def draw_arrays(ax, a, landscape=False, title=None, compact=False):
     """One panel from a snapshot's or frame's arrays: generated images as a grid for image runs;
-    for 2D runs real and generated points, over D's landscape when asked and saved."""
+    for 2D runs real and generated points, over D's landscape when asked and saved. Returns the
+    landscape's heat map (for a colour bar), or None when none was drawn."""
     if a["fake"].ndim == 4:
         from mixgan.viz.image_plots import draw_image_grid
         draw_image_grid(ax, a["fake"], title)
-        return
+        return None
+    image = None
     if landscape and "landscape" in a:
-        plots.draw_landscape(ax, a["landscape"], a["landscape_limits"])
+        image = plots.draw_landscape(ax, a["landscape"], a["landscape_limits"])
     plots.draw_points(ax, a["real"], a["fake"], title=title, compact=compact)
+    return image
 
 
 def _panel(ax, run, iteration, landscape, points_only=False):
     a = run.arrays(iteration)
     if points_only and a["real"].ndim != 2:  # Figure 5 is a figure of 2D points
         raise UsageError(f"{run.path} has no 2D 'real' points at iteration {iteration}; Figure 5 needs 2D runs")
-    draw_arrays(ax, a, landscape, compact=True)
+    return draw_arrays(ax, a, landscape, compact=True)
 
 
 def save_both(fig, paths):
@@ -95,15 +104,24 @@ def figure5_runs(paths, allow_unfinished=False):
 
 def figure5_figure(cells, note=None, landscape=False):
     """Figure 5's layout: 'ERM GAN' block left, 'mixup GAN (α)' block right, grid row over ring row,
-    one column per shared snapshot iteration. Returns (figure, iterations)."""
+    one column per shared snapshot iteration, and under them one legend for the points (and the
+    landscape's colour bar) and the note. Returns (figure, iterations)."""
     iterations = shared_iterations(cells.values())
     ncol, nrow = len(iterations), len(FIGURE5_DATA)
     # Sizes in inches, so that panels stay square and fill each block: a margin for the row
-    # labels on the left, the block title and column titles on top, the note at the bottom.
-    P, left, top, bottom = PANEL_INCHES, 0.35, 0.75, (0.35 if note else 0.1)
-    block_w, height = ncol * P + left + 0.1, nrow * P + top + bottom
-    fig = plt.figure(figsize=(2 * block_w + 0.3, height), dpi=100)
+    # labels on the left, the block title and column titles on top, the key and the note at the
+    # bottom. A figure of one or two columns is widened so the key and the note still fit.
+    P, left, top = PANEL_INCHES, 0.35, 0.75
+    width = max(2 * (ncol * P + left + 0.1) + 0.3, FIGURE5_MIN_WIDTH)
+    note_lines = textwrap.wrap(note, int((width - 0.4) / NOTE_CHAR_INCHES)) if note else []
+    note_h = 0.1 + NOTE_LINE_INCHES * len(note_lines)
+    key_h = 0.65 if landscape else 0.35
+    bottom = note_h + key_h
+    height = nrow * P + top + bottom
+    fig = plt.figure(figsize=(width, height), dpi=100)
     blocks = fig.subfigures(1, 2, wspace=0.0)
+    block_w = width / 2
+    image = None
     for block, objective in zip(blocks, FIGURE5_OBJECTIVES):
         block.suptitle(objective_title(cells[(FIGURE5_DATA[0], objective)].config), fontsize=13, y=0.98)
         axes = block.subplots(nrow, ncol, squeeze=False)
@@ -112,13 +130,25 @@ def figure5_figure(cells, note=None, landscape=False):
         for r, data in enumerate(FIGURE5_DATA):
             for c, it in enumerate(iterations):
                 ax = axes[r, c]
-                _panel(ax, cells[(data, objective)], it, landscape, points_only=True)
+                image = _panel(ax, cells[(data, objective)], it, landscape, points_only=True) or image
                 if r == 0:
                     ax.set_title(f"{it}", fontsize=10)
                 if c == 0:
                     ax.set_ylabel(data, fontsize=11)
-    if note:
-        fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=8, color="0.3")
+    # The key sits under the panels, so it covers no points: the legend left of the centre, the
+    # colour bar (its label above it, its scale below) right of it.
+    key_y = (note_h + key_h / 2) / height
+    if image is None:
+        plots.points_legend(fig, loc="center", bbox_to_anchor=(0.5, key_y))
+    else:
+        plots.points_legend(fig, loc="center right", bbox_to_anchor=(0.5 - 0.15 / width, key_y))
+        bar_w, bar_h = 1.8, 0.1
+        cax = fig.add_axes(((0.5 * width + 0.15) / width, key_y - bar_h / 2 / height, bar_w / width, bar_h / height))
+        plots.landscape_colorbar(fig, image, cax=cax, orientation="horizontal")
+        cax.xaxis.set_label_position("top")
+    if note_lines:
+        fig.text(0.5, 0.05 / height, "\n".join(note_lines), ha="center", va="bottom", fontsize=8, color="0.3",
+                 linespacing=1.3)
     return fig, iterations
 
 
@@ -132,7 +162,8 @@ def draw_run_grid(run_list, path, iterations=None, landscape=False, title=None):
 
 def run_grid_figure(run_list, iterations=None, landscape=False, title=None):
     """Any runs (rows) at their shared snapshot iterations (columns), each row labelled with
-    the run's data, objective and folder name. Returns (figure, iterations)."""
+    the run's data, objective and folder name, one legend under the panels when they hold points
+    and a colour bar beside them when they show D's landscape. Returns (figure, iterations)."""
     shared = shared_iterations(run_list)
     if iterations:
         missing = sorted(set(iterations) - set(shared))
@@ -141,15 +172,27 @@ def run_grid_figure(run_list, iterations=None, landscape=False, title=None):
                              f"{', '.join(map(str, shared))}")
         shared = tuple(sorted(set(iterations)))
     nrow, ncol = len(run_list), len(shared)
-    fig, axes = plt.subplots(nrow, ncol, squeeze=False, dpi=100,
-                             figsize=(ncol * PANEL_INCHES + 1.2, nrow * PANEL_INCHES + (0.9 if title else 0.5)),
-                             gridspec_kw=dict(wspace=0.05, hspace=0.25))
+    labels = [f"{run_title(run)}\n{run.path.name}" for run in run_list]
+    # Row labels are written across, left of their row, so a long one cannot run into the next
+    # row; constrained layout fits them, the titles, the legend and the colour bar inside the figure.
+    label_w = 0.2 + ROW_LABEL_CHAR_INCHES * max(len(line) for text in labels for line in text.splitlines())
+    width = ncol * PANEL_INCHES + label_w + (0.9 if landscape else 0.2)
+    height = nrow * PANEL_INCHES + 0.8 + (0.4 if title else 0.0)
+    fig, axes = plt.subplots(nrow, ncol, squeeze=False, dpi=100, figsize=(width, height), layout="constrained")
+    fig.get_layout_engine().set(wspace=0.02, hspace=0.02)
+    image, points = None, False
     for r, run in enumerate(run_list):
         for c, it in enumerate(shared):
-            _panel(axes[r, c], run, it, landscape)
+            image = _panel(axes[r, c], run, it, landscape) or image
+            points = points or bool(axes[r, c].collections)
             if r == 0:
                 axes[r, c].set_title(f"iteration {it}", fontsize=9)
-        axes[r, 0].set_ylabel(f"{run_title(run)}\n{run.path.name}", fontsize=8)
+        axes[r, 0].set_ylabel(labels[r], fontsize=8, rotation=0, ha="right", va="center")
+    if points:  # image runs show generated images only
+        plots.points_legend(fig, loc="outside lower center")
+    if image is not None:
+        plots.landscape_colorbar(fig, image, ax=axes[:, -1], location="right",
+                                 shrink=min(1.0, 2.4 / (nrow * PANEL_INCHES)))
     if title:
         fig.suptitle(title, fontsize=11)
     return fig, shared

@@ -58,14 +58,19 @@ def draw_image_grid(ax, images, title=None, limit=GRID_IMAGES):
         ax.set_title(title, fontsize=9)
 
 
+def image_snapshot_figure(real, fake, title=None, limit=GRID_IMAGES):
+    """Real images left, generated right, each grid titled; constrained layout keeps the titles
+    inside the figure."""
+    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.5), dpi=100, layout="constrained")
+    draw_image_grid(axes[0], real, "real (data)", limit)
+    draw_image_grid(axes[1], fake, "generated", limit)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return fig
+
+
 def draw_image_snapshot(npz_path, png_path, title=None, limit=GRID_IMAGES):
     """The picture of one image snapshot from its saved arrays: real images left, generated right."""
     with np.load(npz_path) as z:
         real, fake = z["real"], z["fake"]
-    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.5), dpi=100)
-    draw_image_grid(axes[0], real, "real", limit)
-    draw_image_grid(axes[1], fake, "generated", limit)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    save_figure(fig, png_path)
+    save_figure(image_snapshot_figure(real, fake, title, limit), png_path)
