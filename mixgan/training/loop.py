@@ -99,7 +99,7 @@ def train(config, progress=True, resume=None):
             g_loss.backward()
             opt_g.step()
             D.requires_grad_(True)
-            if G_ema is not None:
+            if G_ema is not None:  # the weight average follows every G step and never trains
                 update_average(G_ema, G, config.ema)
 
             # Bookkeeping. Losses stay on the device until a log line is due (no per-step sync).
