@@ -126,3 +126,16 @@ def test_ema_config_values():
         tiny_config(ema="0.9")
     with pytest.raises(UsageError, match="ema must be 0"):
         tiny_config(ema=1)
+
+
+def test_an_image_run_keeps_the_average_of_its_conv_generator(tmp_path, one_thread):
+    """Conv G has BatchNorm buffers: copied into the average, which samples like G."""
+    run = train(tiny_config(out=str(tmp_path), data="digits", width=4, batch_size=8, d_steps=1, snapshot_size=16,
+                            iterations=3, snapshots=(3,), log_every=3, ema=0.5), progress=False)
+    with np.load(run / "snapshots" / "iter_000003.npz") as z:
+        assert z["fake_ema"].shape == z["fake"].shape and not np.array_equal(z["fake_ema"], z["fake"])
+        shape = z["fake"].shape[1:]
+    G, average = torch.load(run / "generator.pt"), torch.load(run / "generator_ema.pt")
+    counters = [k for k in G if k.endswith("num_batches_tracked")]
+    assert counters and all(torch.equal(G[k], average[k]) for k in counters)  # copied, never averaged
+    assert sample(run, n=5, ema=True).shape == (5, *shape)
