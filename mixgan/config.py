@@ -88,6 +88,10 @@ class TrainConfig:
     # Checkpoints and resume (see mixgan/runs/guard.py and docs/RUNS.md).
     checkpoint_every: int = opt(1000, "iterations between checkpoints (one is also written at every snapshot "
                                       "and at the end; the last two are kept)")
+    # The generator's weight average (see mixgan/training/averaging.py and docs/RUNS.md).
+    ema: float = opt(0.0, "exponential moving average of G's weights, updated after every G step "
+                          "(avg ← ema·avg + (1−ema)·G; e.g. 0.999); saved beside G, in snapshots and "
+                          "checkpoints; 0 = off")
 
     def __post_init__(self):
         # width and z_dim left unset take the data's default (2D points vs images, see mixgan.data);
@@ -251,6 +255,8 @@ def check(c):
         raise UsageError("frames must be 0 (none) or at least 2 (the first and the last iteration)")
     if c.landscape != 0 and not 2 <= c.landscape <= MAX_LANDSCAPE:
         raise UsageError(f"landscape must be 0 (none) or a grid size in 2..{MAX_LANDSCAPE}, got {c.landscape}")
+    if not (c.ema == 0 or 0 < c.ema < 1):  # NaN fails both tests
+        raise UsageError(f"ema must be 0 (off) or between 0 and 1 (e.g. 0.999), got {c.ema}")
     if not 1 <= c.checkpoint_every <= 10**9:
         raise UsageError(f"checkpoint_every must be in 1..{10**9}, got {c.checkpoint_every}")
     check_image_options(c)
@@ -335,7 +341,7 @@ RECORDED = "recorded"
 
 # Options added after runs were already made, with the value those older runs trained with: a
 # config.json without the option means this value, whatever today's default or preset says.
-OLDER_RUNS = {"g_loss_mean": "generated"}
+OLDER_RUNS = {"g_loss_mean": "generated", "ema": 0.0}
 
 
 def read_run_config(run):

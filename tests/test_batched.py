@@ -23,12 +23,14 @@ BATCHES = {
                        dict(seed=4, pairing="shuffled", lambda_dist="uniform", alpha=0.2, data="grid")],
     "standard": [dict(seed=1, objective="standard"), dict(seed=5, objective="standard", data="ring",
                                                           g_loss="saturating")],
+    # With the generator's weight average: each run's average is the one it keeps alone.
+    "mixup ema": [dict(seed=1, ema=0.9), dict(seed=2, ema=0.9, alpha=0.5, lambda_dist="uniform", data="ring")],
 }
 
 
-def fake_at(run, iteration):
+def fake_at(run, iteration, key="fake"):
     with np.load(run / "snapshots" / f"iter_{iteration:06d}.npz") as z:
-        return z["fake"], z["real"]
+        return z[key], z["real"]
 
 
 @pytest.mark.parametrize("name", list(BATCHES))
@@ -41,8 +43,9 @@ def test_batched_runs_match_runs_trained_alone(tmp_path, name):
         files = lambda run: sorted(p.name for p in run.rglob("*")  # noqa: E731
                                    if p.name != ".lock" and "checkpoints" not in p.parts)
         assert files(run_a) == files(run_b)
-        for it in (1, 12):
-            (fa, ra), (fb, rb) = fake_at(run_a, it), fake_at(run_b, it)
+        keys = ("fake", "fake_ema") if options.get("ema") else ("fake",)
+        for it, key in ((it, key) for it in (1, 12) for key in keys):
+            (fa, ra), (fb, rb) = fake_at(run_a, it, key), fake_at(run_b, it, key)
             assert np.array_equal(ra, rb)  # the same snapshot stream
             np.testing.assert_allclose(fb, fa, atol=1e-5, rtol=1e-4)
         la, lb = ([json.loads(l) for l in (r / "metrics.jsonl").read_text().splitlines()] for r in (run_a, run_b))
@@ -50,12 +53,14 @@ def test_batched_runs_match_runs_trained_alone(tmp_path, name):
         for a, b in zip(la, lb):
             assert a.get("kind") == b.get("kind")
             keys = ("d_loss", "g_loss", "d_real", "d_fake") if "kind" not in a else ("energy_distance", "grad_norm_real")
-            for key in keys:
+            assert a.keys() == b.keys()
+            for key in keys + tuple(k for k in a if k.startswith("ema_") and a[k] is not None):
                 assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-5)
-        wa, wb = (torch.load(r / "generator.pt") for r in (run_a, run_b))
-        assert wa.keys() == wb.keys()
-        for k in wa:
-            torch.testing.assert_close(wb[k], wa[k], atol=1e-5, rtol=1e-4)
+        for name in ("generator.pt", "generator_ema.pt") if options.get("ema") else ("generator.pt",):
+            wa, wb = (torch.load(r / name) for r in (run_a, run_b))
+            assert wa.keys() == wb.keys()
+            for k in wa:
+                torch.testing.assert_close(wb[k], wa[k], atol=1e-5, rtol=1e-4)
 
 
 def test_runs_in_a_batch_differ_and_do_not_leak(tmp_path):

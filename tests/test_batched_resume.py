@@ -27,7 +27,10 @@ def batch_configs(out, **kw):
 
 
 def weights(run):
-    return {**torch.load(run / "generator.pt"), **{"D." + k: v for k, v in torch.load(run / "discriminator.pt").items()}}
+    ema = {"ema." + k: v for k, v in torch.load(run / "generator_ema.pt").items()} \
+        if (run / "generator_ema.pt").exists() else {}
+    return {**torch.load(run / "generator.pt"), **{"D." + k: v for k, v in torch.load(run / "discriminator.pt").items()},
+            **ema}
 
 
 def metrics(run):
@@ -72,9 +75,10 @@ def test_every_run_of_a_batch_is_checkpointed_like_a_single_run(tmp_path):
                 torch.testing.assert_close(s[k], b[opt]["state"][i][k], rtol=1e-4, atol=1e-12)
 
 
-def test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly(tmp_path, monkeypatch):
-    done = train_batched(batch_configs(tmp_path / "whole"), progress=False)
-    configs = batch_configs(tmp_path / "stopped")
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly(tmp_path, monkeypatch, ema):
+    done = train_batched(batch_configs(tmp_path / "whole", ema=ema), progress=False)
+    configs = batch_configs(tmp_path / "stopped", ema=ema)
     handler = signal.getsignal(signal.SIGINT)
     stop_at(monkeypatch, 8)
     with pytest.raises(RunInterrupted) as e:
@@ -90,20 +94,23 @@ def test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly(tmp_path, mo
     train_batched(configs, progress=False, resume=stopped)
     for a, b in zip(done, stopped):
         wa, wb = weights(a), weights(b)
+        assert wa.keys() == wb.keys() and any(k.startswith("ema.") for k in wa) == bool(ema)
         assert all(torch.equal(wa[k], wb[k]) for k in wa)  # bitwise: every piece of state came back
         assert metrics(a) == metrics(b)  # no line lost or repeated
         assert status.read_status(b)["state"] == "finished"
 
 
-def test_a_run_of_a_stopped_batch_resumes_alone(tmp_path, monkeypatch):
-    done = train_batched(batch_configs(tmp_path / "whole"), progress=False)
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_a_run_of_a_stopped_batch_resumes_alone(tmp_path, monkeypatch, ema):
+    done = train_batched(batch_configs(tmp_path / "whole", ema=ema), progress=False)
     stop_at(monkeypatch, 4)
     with pytest.raises(RunInterrupted):
-        train_batched(batch_configs(tmp_path / "stopped"), progress=False)
+        train_batched(batch_configs(tmp_path / "stopped", ema=ema), progress=False)
     monkeypatch.undo()
     run = sorted((tmp_path / "stopped").iterdir())[1]
     assert resume(run, progress=False) == (run, True)
     wa, wb = weights(done[1]), weights(run)
+    assert wa.keys() == wb.keys()
     for k in wa:  # alone, the arithmetic is not batched: equal to float rounding
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5)
     assert [m["iteration"] for m in metrics(run)] == [m["iteration"] for m in metrics(done[1])]

@@ -74,7 +74,8 @@ def final_state(run):
     """What must match bitwise: every snapshot array, the final weights, and the metrics lines
     (all fields but the wall-clock time)."""
     snaps = {p.name: dict(np.load(p)) for p in sorted((run / "snapshots").glob("*.npz"))}
-    weights = {n: torch.load(run / n) for n in ("generator.pt", "discriminator.pt")}
+    weights = {n: torch.load(run / n) for n in ("generator.pt", "discriminator.pt", "generator_ema.pt")
+               if n != "generator_ema.pt" or (run / n).exists()}
     metrics = [{k: v for k, v in line.items() if k not in ("elapsed_s", "measure_s")} for line in read_jsonl(run / "metrics.jsonl")]
     return snaps, weights, metrics
 
@@ -82,7 +83,7 @@ def final_state(run):
 def assert_same_run(a, b):
     sa, wa, ma = final_state(a)
     sb, wb, mb = final_state(b)
-    assert sa.keys() == sb.keys()
+    assert sa.keys() == sb.keys() and wa.keys() == wb.keys()
     for name in sa:
         for k in sa[name]:
             assert np.array_equal(sa[name][k], sb[name][k]), (name, k)
@@ -167,10 +168,11 @@ def _interrupt_at(monkeypatch, call):
         monkeypatch.setitem(objectives.OBJECTIVES, name, wrapped)
 
 
-@pytest.mark.parametrize("objective, pairing", [("standard", "real-fake"), ("mixup", "shuffled")])
-def test_in_process_interrupt_and_resume_matches_uninterrupted(tmp_path, monkeypatch, objective, pairing):
+@pytest.mark.parametrize("objective, pairing, ema", [("standard", "real-fake", 0.0), ("mixup", "shuffled", 0.0),
+                                                     ("mixup", "shuffled", 0.95)])
+def test_in_process_interrupt_and_resume_matches_uninterrupted(tmp_path, monkeypatch, objective, pairing, ema):
     config = tiny_config(out=str(tmp_path), iterations=40, log_every=6, checkpoint_every=7, snapshots=(5, 40),
-                         objective=objective, pairing=pairing)
+                         objective=objective, pairing=pairing, ema=ema)
     reference = train(config, progress=False)
     _interrupt_at(monkeypatch, 17)
     handler = signal.getsignal(signal.SIGINT)

@@ -16,6 +16,8 @@ def add_arguments(parser):
     parser.add_argument("--iteration", type=whole_number, default=None,
                         help="use the weights of the checkpoint kept at this iteration (default: the final weights)")
     add_device_argument(parser)
+    parser.add_argument("--ema", action="store_true",
+                        help="draw from the generator's weight average (runs trained with --ema)")
 
 
 def run(args):
@@ -34,7 +36,8 @@ def run(args):
     from mixgan.runs.reader import load_run
     from mixgan.training import resolve_device
     opened = load_run(args.run)
-    samples = sample(opened, n=n, seed=args.seed, iteration=args.iteration, device=str(resolve_device(args.device)))
+    samples = sample(opened, n=n, seed=args.seed, iteration=args.iteration, device=str(resolve_device(args.device)),
+                     ema=args.ema)
     try:
         if out.suffix.lower() == ".npz":
             folders.atomic_save_npz(out, overwrite=False, fake=samples)
@@ -42,8 +45,9 @@ def run(args):
             from mixgan.viz.plots import draw_samples
             shown = opened.iterations()
             draw_samples(samples, opened.arrays(shown[-1])["real"], out, overwrite=False,
-                         title=f"{opened.config['objective']} · {opened.config['data']} · {n} samples")
+                         title=f"{opened.config['objective']} · {opened.config['data']} · {n} samples"
+                         + (" · weight average" if args.ema else ""))
     except FileExistsError:
         raise UsageError(f"{out} exists already; sample never overwrites a file")
-    print(one_line(f"samples: {out} ({n} from {opened.path})"))
+    print(one_line(f"samples: {out} ({n} from {'the weight average of ' if args.ema else ''}{opened.path})"))
     return 0

@@ -7,6 +7,12 @@ appends one record to ``metrics.jsonl``::
 
     {"kind": "snapshot", "iteration": 1000, "energy_distance": ..., "grad_norm_real": ..., ...}
 
+For runs with ``ema`` the record also holds the sample metrics of the generator's weight average
+(``fake_ema`` in the snapshot) under ``ema_``-prefixed keys (``ema_modes_covered``,
+``ema_energy_distance``, ...), measured against the same fresh real points, so raw and averaged
+differ only by the generator. D's diagnostics (they describe D) and the real-vs-real floors
+(they describe the real sample) are not repeated.
+
 Undefined values (the reverse KL when no sample is high quality) are written as ``null``.
 ``kind`` tells these records apart from the periodic training-loss records (which carry no
 ``kind``). The metric definitions live in :mod:`mixgan.evaluation.toy_metrics` and docs/METRICS.md.
@@ -22,6 +28,10 @@ from mixgan.rng import metrics_generator
 from mixgan.runs import folders, snapshots
 
 SNAPSHOT_KIND = "snapshot"
+EMA_PREFIX = "ema_"
+# Keys of a record that describe the real sample or the bookkeeping, not the generated points.
+_NOT_OF_THE_GENERATOR = {"kind", "iteration", "measure_s", "modes_total", "floor_energy_distance",
+                         "floor_sliced_wasserstein"}
 
 
 def is_2d(points):
@@ -75,9 +85,14 @@ def record_snapshot_metrics(run, iteration, D, dataset, config):
     """
     with np.load(snapshots.path(run, "snapshots", iteration)) as z:
         fake = z["fake"]
+        fake_ema = z["fake_ema"] if "fake_ema" in z.files else None
     if not is_2d(fake):
         return None
     record = snapshot_record(dataset, fake, D, iteration, config.seed)
+    if fake_ema is not None:
+        # The same seed gives the same fresh real points: raw and average are measured alike.
+        averaged = snapshot_record(dataset, fake_ema, None, iteration, config.seed)
+        record.update({EMA_PREFIX + k: v for k, v in averaged.items() if k not in _NOT_OF_THE_GENERATOR})
     folders.append_jsonl(run / "metrics.jsonl", record)
     return record
 

@@ -1,9 +1,10 @@
 """Checkpoints: everything a run needs to continue bitwise as if it had never stopped.
 
-A checkpoint holds G, D, both Adam optimisers, the state of every random stream (the
-``torch.Generator`` streams of ``mixgan/rng.py`` and torch's global CPU and CUDA generators), the
-fixed snapshot noise and points, the iteration, and the running loss sums of the current
-logging window (so the metrics line after a resume is the one the run would have written).
+A checkpoint holds G, D (and G's weight average, for runs with ``ema``), both Adam optimisers,
+the state of every random stream (the ``torch.Generator`` streams of ``mixgan/rng.py`` and
+torch's global CPU and CUDA generators), the fixed snapshot noise and points, the iteration, and
+the running loss sums of the current logging window (so the metrics line after a resume is the
+one the run would have written).
 
 File format: one header line ``mixgan-checkpoint 1 sha256=<hex>\\n`` followed by a
 ``torch.save`` payload. The digest catches truncated and damaged files before unpickling,
@@ -53,23 +54,29 @@ def list_checkpoints(run):
     return sorted(found, reverse=True)
 
 
-def capture(iteration, window, elapsed_s, config, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums):
-    """The state of a run at the end of ``iteration`` as a dict of tensors and plain values."""
+def capture(iteration, window, elapsed_s, config, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums, G_ema=None):
+    """The state of a run at the end of ``iteration`` as a dict of tensors and plain values
+    (``G_ema``: the generator's weight average, for runs with ``ema``)."""
     rng = {"streams": {name: g.get_state() for name, g in streams.items()},
            "torch_cpu": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         rng["torch_cuda"] = torch.cuda.get_rng_state_all()
-    return {"format": FORMAT, "iteration": iteration, "config": config.to_dict(), "device": fixed_z.device.type,
+    ckpt = {"format": FORMAT, "iteration": iteration, "config": config.to_dict(), "device": fixed_z.device.type,
             "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             "rng": rng, "fixed_z": fixed_z.detach().cpu(), "fixed_real": torch.from_numpy(fixed_real.copy()),
             "sums": {k: v.detach().cpu() for k, v in sums.items()}, "window": window, "elapsed_s": elapsed_s}
+    if G_ema is not None:  # absent otherwise, so a run without ema writes what it always wrote
+        ckpt["G_ema"] = G_ema.state_dict()
+    return ckpt
 
 
-def restore(ckpt, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums):
+def restore(ckpt, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums, G_ema=None):
     """Put a captured state back in place (in the objects the loop already holds; check it with
     :func:`load_for_resume` first); returns ``(iteration, window, elapsed_s)``."""
     G.load_state_dict(ckpt["G"])
     D.load_state_dict(ckpt["D"])
+    if G_ema is not None:
+        G_ema.load_state_dict(ckpt["G_ema"])
     opt_g.load_state_dict(ckpt["opt_g"])
     opt_d.load_state_dict(ckpt["opt_d"])
     for name, g in streams.items():
@@ -185,6 +192,8 @@ def load_for_resume(run_folders, configs, device, warn=None):
     for run, config, (ckpt, path) in zip(run_folders, configs, found):
         if {**OLDER_RUNS, **ckpt["config"]} != config.to_dict():
             raise UsageError(f"checkpoint {path} was made with other options than {Path(run) / 'config.json'}")
+        if config.ema and "G_ema" not in ckpt:
+            raise UsageError(f"checkpoint {path} holds no generator average although the run has ema {config.ema}")
         if ckpt["device"] != device.type:
             raise UsageError(f"checkpoint {path} was written on {ckpt['device']}; resume it on {ckpt['device']} "
                              f"too (the run is on {device.type} now)")

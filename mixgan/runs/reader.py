@@ -62,19 +62,23 @@ class Run:
         """The options as a validated TrainConfig."""
         return make_config(self.config)
 
-    def generator(self, iteration=None, device="cpu"):
+    def generator(self, iteration=None, device="cpu", ema=False):
         """G with the run's final weights (``generator.pt``), or with those of the checkpoint kept
-        at ``iteration``, in eval mode on ``device``."""
+        at ``iteration``, in eval mode on ``device``; ``ema``: G's weight average instead
+        (``generator_ema.pt``), for runs trained with ``ema``."""
         import torch
         from mixgan.nets import make_networks
+        if ema and not self.config.get("ema"):
+            raise UsageError(f"{self.path} was trained without --ema: it has no averaged generator")
         if iteration is None:
-            source = self.path / "generator.pt"
+            source = self.path / ("generator_ema.pt" if ema else "generator.pt")
             try:
                 with warnings.catch_warnings():  # torch's notes on old pickle protocols say nothing to the user
                     warnings.simplefilter("ignore")
                     state = torch.load(source, map_location="cpu", weights_only=True)
             except FileNotFoundError:
-                raise UsageError(f"{self.path} has no generator.pt (it has not finished; pass a checkpoint's iteration)")
+                raise UsageError(f"{self.path} has no {source.name} (it has not finished; pass a checkpoint's "
+                                 f"iteration)")
             except Exception:  # noqa: BLE001 - torch's own text would suggest loading it unsafely
                 raise UsageError(f"cannot read {source}: it holds something other than a generator's weights "
                                  f"(refused unread: loading it could run code)")
@@ -83,7 +87,7 @@ class Run:
             if iteration not in kept:
                 raise UsageError(f"{self.path} keeps no checkpoint at iteration {iteration}; kept: "
                                  f"{', '.join(map(str, sorted(kept))) or 'none'}")
-            state = checkpoints.load(kept[iteration])["G"]
+            state = checkpoints.load(kept[iteration])["G_ema" if ema else "G"]
         # The shape of one example, from a saved snapshot: the data set itself need not be at hand.
         shown = self.iterations()
         if not shown:

@@ -2,7 +2,8 @@
 
 ``snapshots/iter_NNNNNN.npz`` and ``frames/iter_NNNNNN.npz`` hold ``real`` and ``fake``
 (points [N, 2], or images [N, C, H, W] in [-1, 1]), ``iteration`` and, when the run saves
-D's landscape, ``landscape`` and ``landscape_limits``. The generated points always come from
+D's landscape, ``landscape`` and ``landscape_limits``. Snapshots of runs with ``ema`` also hold
+``fake_ema``: the generator's weight average on the same noise, shaped like ``fake``. The generated points always come from
 the run's fixed noise, so every snapshot and frame shows the same latent points. Pictures are
 drawn from these files by ``mixgan/viz``; this module writes arrays only.
 

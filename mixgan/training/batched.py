@@ -13,6 +13,7 @@ Runs in one batch may differ in seed, dataset, α, λ distribution, snapshot ite
 output folder; everything that fixes a tensor's shape or the optimiser (objective, pairing,
 generator loss, sizes, schedule, learning rate, device) must be shared (``batch_key``).
 """
+import copy
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from mixgan.rng import run_generators
 from mixgan.runs import checkpoints, folders
 from mixgan.runs.guard import RunGuard
 from mixgan.training import cuda_graph, stacked_state
+from mixgan.training.averaging import update_average
 from mixgan.training.nonfinite import nonfinite_runs
 from mixgan.training.saving import save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
@@ -114,6 +116,12 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         g.load_state_dict(ckpt["G"])
         d.load_state_dict(ckpt["D"])
     G, D = stack([g for g, _ in singles]).to(device), stack([d for _, d in singles]).to(device)
+    G_ema = None
+    if c0.ema:  # the weight average: each run's G as it starts, or as its checkpoint left the average
+        averages = [g for g, _ in singles] if not ckpts else [copy.deepcopy(g) for g, _ in singles]
+        for average, ckpt in zip(averages, ckpts or ()):
+            average.load_state_dict(ckpt["G_ema"])
+        G_ema = stack(averages).to(device).requires_grad_(False)
     like_G, like_D = singles[0]  # templates for unstacking one run
     del singles
     graph = cuda_graph.want_graph(graph, device)
@@ -164,6 +172,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         g_loss.sum().backward()
         opt_g.step()
         D.requires_grad_(True)
+        if G_ema is not None:
+            update_average(G_ema, G, c0.ema)
         # Losses stay on the device until a log line is due (no host synchronisation).
         state["d_loss"] += d_loss.detach()
         state["g_loss"] += g_loss.detach()
@@ -192,7 +202,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         for r in due.get(it, ()):
             if r not in guard.failed:
                 save_snapshot(run_folders[r], it, unstack(G, r, like_G), unstack(D, r, like_D), fixed_z[r],
-                              fixed_real[r], configs[r], datas[r])
+                              fixed_real[r], configs[r], datas[r],
+                              None if G_ema is None else unstack(G_ema, r, like_G))
         if logged:
             _log(run_folders, it, window, state, D, start, guard.failed)
             for name in ("d_loss", "g_loss"):
@@ -204,7 +215,7 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
                 folders.fsync_file(run_folders[r] / "metrics.jsonl")  # the lines it vouches for are on disk first
                 checkpoints.save(run_folders[r], stacked_state.capture_run(
                     r, it, window, time.perf_counter() - start, configs[r], G, D, opt_g, opt_d, like_G, like_D,
-                    gens, fixed_z, fixed_real, losses))
+                    gens, fixed_z, fixed_real, losses, G_ema))
             guard.checkpointed(it)
         guard.stop_here(it)  # after Ctrl-C/SIGTERM: every run is checkpointed; stop
     bar.close()
@@ -215,6 +226,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
     for r in guard.live():
         folders.atomic_torch_save(run_folders[r] / "generator.pt", unstack(G, r, like_G).state_dict())
         folders.atomic_torch_save(run_folders[r] / "discriminator.pt", unstack(D, r, like_D).state_dict())
+        if G_ema is not None:
+            folders.atomic_torch_save(run_folders[r] / "generator_ema.pt", unstack(G_ema, r, like_G).state_dict())
     guard.finish(c0.iterations)
     if guard.failed:
         print(f"mixgan: {len(guard.failed)} of {R} runs failed (NaN/Inf) and are marked so: "

@@ -12,6 +12,7 @@ from mixgan.rng import run_generators
 from mixgan.runs import checkpoints, folders
 from mixgan.runs.guard import RunGuard
 from mixgan.runs.snapshots import frame_iterations
+from mixgan.training.averaging import start_average, update_average
 from mixgan.training.memory import check_memory
 from mixgan.training.nonfinite import LossWatch
 from mixgan.training.saving import save_frame, save_snapshot
@@ -45,6 +46,7 @@ def train(config, progress=True, resume=None):
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), **adam_options(config, device))
     opt_d = torch.optim.Adam(D.parameters(), **adam_options(config, device))
+    G_ema = start_average(G) if config.ema else None  # the weight average that only generates
     fixed_z, fixed_real = snapshot_batch(config, data, gen["snapshot"], device)
     snapshot_at = set(config.snapshot_iterations)
     frame_at = set(frame_iterations(config.frames, config.iterations))  # empty without --frames
@@ -52,7 +54,8 @@ def train(config, progress=True, resume=None):
     B = config.batch_size
     d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
     sums = {"d_loss": torch.zeros((), device=device), "g_loss": torch.zeros((), device=device)}
-    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, fixed_real=fixed_real, sums=sums)
+    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, fixed_real=fixed_real, sums=sums,
+                 G_ema=G_ema)
     watch = LossWatch(device)
 
     with RunGuard([run]) as guard:
@@ -96,6 +99,8 @@ def train(config, progress=True, resume=None):
             g_loss.backward()
             opt_g.step()
             D.requires_grad_(True)
+            if G_ema is not None:  # the weight average follows every G step and never trains
+                update_average(G_ema, G, config.ema)
 
             # Bookkeeping. Losses stay on the device until a log line is due (no per-step sync).
             sums["d_loss"] += d_loss.detach()
@@ -106,7 +111,7 @@ def train(config, progress=True, resume=None):
             if it in snapshot_at or logged:
                 stop_if_bad(it)  # no snapshot or metrics line ever holds a NaN
             if it in snapshot_at:
-                save_snapshot(run, it, G, D, fixed_z, fixed_real, config, data)
+                save_snapshot(run, it, G, D, fixed_z, fixed_real, config, data, G_ema)
             if it in frame_at:
                 save_frame(run, it, G, D, fixed_z, fixed_real, config)
             if logged:
@@ -137,5 +142,7 @@ def train(config, progress=True, resume=None):
         # Final weights.
         folders.atomic_torch_save(run / "generator.pt", G.state_dict())
         folders.atomic_torch_save(run / "discriminator.pt", D.state_dict())
+        if G_ema is not None:
+            folders.atomic_torch_save(run / "generator_ema.pt", G_ema.state_dict())
         guard.finish(config.iterations)
     return Path(run)

@@ -23,20 +23,24 @@ def generate_images(G, z, chunk=GENERATE_CHUNK):
 
 
 @torch.no_grad()
-def sample_arrays(G, D, fixed_z, fixed_real, config, iteration):
+def sample_arrays(G, D, fixed_z, fixed_real, config, iteration, G_ema=None):
     """The arrays of one snapshot or frame: the fixed real points or images, G's output on the
-    fixed noise, the iteration and, for 2D runs with ``landscape``, D's probability map."""
-    if fixed_real.ndim == 4:
-        return {"real": fixed_real, "fake": generate_images(G, fixed_z), "iteration": iteration}
-    arrays = {"real": fixed_real, "fake": G(fixed_z).cpu().numpy(), "iteration": iteration}
-    if config.landscape:
+    fixed noise, the iteration, for 2D runs with ``landscape`` D's probability map, and with
+    ``G_ema`` (the weight average, ``--ema``) its output on the same noise as ``fake_ema``."""
+    generate = generate_images if fixed_real.ndim == 4 else (lambda g, z: g(z).cpu().numpy())
+    arrays = {"real": fixed_real, "fake": generate(G, fixed_z), "iteration": iteration}
+    if G_ema is not None:
+        arrays["fake_ema"] = generate(G_ema, fixed_z)
+    if config.landscape and fixed_real.ndim != 4:
         arrays.update(d_landscape(D, fixed_real, config.landscape))
     return arrays
 
 
-def save_snapshot(run, iteration, G, D, fixed_z, fixed_real, config, data):
-    """Save the snapshot's arrays, draw its picture from them and append its metrics record."""
-    npz = snapshots.save(run, "snapshots", iteration, sample_arrays(G, D, fixed_z, fixed_real, config, iteration))
+def save_snapshot(run, iteration, G, D, fixed_z, fixed_real, config, data, G_ema=None):
+    """Save the snapshot's arrays, draw its picture from them (G's own samples) and append its
+    metrics record (with ``G_ema``, also the average's metrics)."""
+    arrays = sample_arrays(G, D, fixed_z, fixed_real, config, iteration, G_ema)
+    npz = snapshots.save(run, "snapshots", iteration, arrays)
     draw_snapshot(npz, snapshots.path(run, "snapshots", iteration, ".png"),
                   title=f"{config.objective} · {config.data} · iteration {iteration}")
     record_snapshot_metrics(run, iteration, D, data, config)
