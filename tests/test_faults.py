@@ -153,9 +153,9 @@ def tiny_args(out):
 def test_plot_and_animate_into_a_full_disk_are_one_line_and_leave_nothing(tmp_path, capsys, monkeypatch):
     run = train(tiny_config(out=str(tmp_path / "runs"), iterations=4, snapshots=(2, 4)), progress=False)
     filling_up(monkeypatch, lambda p: p.suffix in (".png", ".gif", ".svg"))
-    assert main(["plot", str(run), "--out", str(tmp_path / "grid.png")]) == 2
+    assert main(["plot", str(run), "--out", str(tmp_path / "grid")]) == 2
     one_error_line(capsys, "No space left on device")
-    assert not (tmp_path / "grid.png").exists()
+    assert not list((tmp_path / "grid").glob("*-plot/plot.png"))
     assert main(["animate", str(run), "--out", str(tmp_path / "anim")]) == 2
     one_error_line(capsys, "No space left on device")
     assert not list((tmp_path / "anim").glob("*-animate"))
@@ -174,7 +174,7 @@ def test_refusals_never_suggest_unsafe_loading(tmp_path, capsys):
     assert "weights_only" not in str(refused.value) and "could run code" in str(refused.value)
     assert not (tmp_path / "ran").exists()
     (run / "snapshots" / "iter_000004.npz").write_bytes(pickle.dumps(RunsACommand(tmp_path / "ran")))
-    assert main(["plot", str(run), "--out", str(tmp_path / "p.png")]) == 2
+    assert main(["plot", str(run), "--out", str(tmp_path / "p")]) == 2
     err = one_error_line(capsys, "is not a snapshot file")
     assert "allow_pickle" not in err and not (tmp_path / "ran").exists()
 

@@ -206,15 +206,18 @@ def test_run_grid_layout(tmp_path):
 def test_plot_command(tmp_path, capsys):
     a = fake_run(tmp_path, "a", snapshots=(1, 2), landscape=8)
     b = fake_run(tmp_path, "b", objective="mixup", snapshots=(1, 2), landscape=8)
-    assert main(["plot", str(a), str(b), "--out", str(tmp_path / "p.png"), "--landscape"]) == 0
-    assert iio.imread(tmp_path / "p.png").ndim == 3
-    assert main(["plot", str(a), "--out", str(tmp_path / "p.txt")]) == 2
-    assert main(["plot", str(a), "--out", str(tmp_path / "no" / "p.png")]) == 2
+    assert main(["plot", str(a), str(b), "--out", str(tmp_path / "p"), "--snapshots", "2"]) == 0
+    plotted = next((tmp_path / "p").glob("*-plot"))
+    assert iio.imread(plotted / "plot.png").ndim == 3 and (plotted / "plot.pdf").exists()
+    assert main(["plot", str(tmp_path), "--out", str(tmp_path / "p")]) == 0  # a folder of runs: both rows
+    assert len(list((tmp_path / "p").glob("*-plot"))) == 2
+    assert main(["plot", str(a), "--snapshots", "2,x", "--out", str(tmp_path / "q")]) == 2
+    assert main(["plot", str(tmp_path / "p"), "--out", str(tmp_path / "q")]) == 2  # no runs in it
     (a / "snapshots" / "iter_000002.npz").write_bytes(b"PK\x03\x04 truncated")
-    assert main(["plot", str(a), "--out", str(tmp_path / "q.png")]) == 2
+    assert main(["plot", str(a), "--out", str(tmp_path / "q")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 3 and "cannot read" in err and "Traceback" not in err
-    assert not (tmp_path / "q.png").exists()
+    assert not (tmp_path / "q").exists()
 
 
 # ---------------------------------------------------------------------- animation
@@ -257,7 +260,7 @@ def test_figure5_trains_four_runs_and_draws(tmp_path, monkeypatch, capsys):
     assert main(["figure5", "--quick", "--device", "cpu", "--out", str(tmp_path), "--frames", "4",
                  "--seed", "2"]) == 0
     out = capsys.readouterr().out
-    assert "quick mode" in out and "mixgan figure5" in out and "2 parallel processes" in out
+    assert "quick mode" in out and "mixgan figure5" in out and "2 at a time" in out and "ms/iteration" in out
     group = tmp_path / "00000-figure5-quick-s2"
     info = json.loads((group / "figure5.json").read_text())
     assert info["quick"] is True and info["iterations"] == [3, 12] and len(info["runs"]) == 4
@@ -292,13 +295,13 @@ def test_figure5_bad_options_write_nothing(tmp_path, capsys):
 def test_unfinished_runs_are_refused_unless_allowed(tmp_path, capsys, command):
     runs_ = four_runs(tmp_path)
     status.write_status(runs_[1], "interrupted", reason="stopped by SIGINT")
-    args = {"plot": ["plot", *map(str, runs_), "--out", str(tmp_path / "p.png")],
+    args = {"plot": ["plot", *map(str, runs_), "--out", str(tmp_path / "p")],
             "animate": ["animate", *map(str, runs_[:2]), "--out", str(tmp_path / "anim")],
-            "figure5": ["figure5", "--from", *map(str, runs_), "--out", str(tmp_path / "f5")]}[command]
+            "figure5": ["figure5", "--from", ",".join(map(str, runs_)), "--out", str(tmp_path / "f5")]}[command]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "interrupted" in err and "--allow-unfinished" in err and err.count("\n") == 1
-    assert not (tmp_path / "p.png").exists()
+    assert not (tmp_path / "p").exists()
 
 
 def fake_image_run(root, name, snapshots=(10, 100), frames=(), seed=0):
@@ -317,9 +320,8 @@ def fake_image_run(root, name, snapshots=(10, 100), frames=(), seed=0):
 
 def test_plot_and_animate_draw_image_runs(tmp_path, capsys):
     runs_ = [fake_image_run(tmp_path, f"0000{i}-digits-mixup-s{i}", frames=(1, 5, 10), seed=i) for i in (0, 1)]
-    out = tmp_path / "grid.png"
-    assert main(["plot", *map(str, runs_), "--out", str(out)]) == 0
-    assert out.stat().st_size > 1000
+    assert main(["plot", *map(str, runs_), "--out", str(tmp_path / "grid")]) == 0
+    assert next((tmp_path / "grid").glob("*-plot/plot.png")).stat().st_size > 1000
     assert main(["animate", *map(str, runs_), "--out", str(tmp_path / "anim")]) == 0
     gif = next((tmp_path / "anim").glob("*/animation.gif"))
     assert iio.imread(gif, index=None).shape[0] == 3

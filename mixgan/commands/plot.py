@@ -24,7 +24,12 @@ def run(args):
     # Drawn before the folder is made: unreadable runs leave nothing behind.
     fig, shown = run_grid_figure(run_list, iterations, not args.no_landscape, args.title)
     folder = folders.create_run_folder(args.out, "plot")
-    save_both(fig, [folder / "plot.png", folder / "plot.pdf"])
+    try:
+        save_both(fig, [folder / "plot.png", folder / "plot.pdf"])
+    except OSError:  # a full disk: no half-written plot folder is left behind
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     print(one_line(f"figure: {folder / 'plot.png'} (and plot.pdf; {len(run_list)} runs × iterations "
                    f"{', '.join(map(str, shown))})"))
     return 0
