@@ -57,8 +57,8 @@ class TrainConfig:
     lr: float = opt(1e-3, "Adam learning rate of G and D")
     beta1: float = opt(0.9, "Adam β1 of G and D")
     beta2: float = opt(0.999, "Adam β2 of G and D")
-    snapshots: tuple = opt(None, "snapshot iterations; default: those of 10,100,1000,10000,20000 within the run, "
-                                 "and the last")
+    snapshots: tuple = opt(None, "comma-separated snapshot iterations; default: those of 10,100,1000,10000,20000 "
+                                 "within the run, and the last")
     snapshot_size: int = opt(1000, "fixed noise vectors and real points drawn once for every snapshot")
     log_every: int = opt(100, "iterations between lines of metrics.jsonl")
     seed: int = opt(0, "seed for weights, data, noise and λ")

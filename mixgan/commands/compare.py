@@ -1,7 +1,8 @@
 """``mixgan compare``: train runs over objectives × datasets × seeds in one numbered folder and
 tabulate them; ``--resume`` finishes a stopped comparison; ``--from`` re-tabulates finished runs."""
-from mixgan.commands.options import (add_config_arguments, add_quiet_argument, given_options, one_line, path_list,
-                                     positive_count, refuse_with_resume, seed_list, split_list, whole_number)
+from mixgan.commands.options import (add_config_arguments, add_quiet_argument, add_threads_argument, given_options,
+                                     one_line, path_list, positive_count, refuse_with_resume, seed_list, split_list,
+                                     whole_number)
 from mixgan.errors import UsageError
 
 _RUN_ONLY = ("objective", "data", "seed")  # set by compare per run, so not options of its own
@@ -30,6 +31,7 @@ def add_arguments(parser):
     add_config_arguments(parser, skip=_RUN_ONLY, defaults={"snapshot_size": PROTOCOL_SAMPLES})
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, iterations, estimated time) "
                                                               "and exit")
+    add_threads_argument(parser)
     add_quiet_argument(parser)
 
 
@@ -92,5 +94,9 @@ def plan_line(configs, jobs):
     from mixgan.training import resolve_device
     device = resolve_device(configs[0].device)
     workers = min(jobs, len(configs))
-    per_it = seconds_per_iteration(configs[0], threads=max(1, cpu_cores() // jobs))
-    return line("compare", len(configs), max(c.iterations for c in configs), per_it, workers, device)
+    from mixgan.training import threads
+    share = max(1, cpu_cores() // jobs)
+    per_it = seconds_per_iteration(configs[0], threads=share)
+    with threads.capped(share):
+        chosen = threads.describe(configs[0])
+    return line("compare", len(configs), max(c.iterations for c in configs), per_it, workers, device) + f"; {chosen}"

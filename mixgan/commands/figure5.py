@@ -1,6 +1,6 @@
 """``mixgan figure5``: train the four runs of the paper's Figure 5 and draw it, or redraw it from runs."""
 from mixgan.commands.options import (add_allow_unfinished_argument, add_device_argument, add_quiet_argument,
-                                     at_least_zero, number, one_line, path_list)
+                                     add_threads_argument, at_least_zero, number, one_line, path_list)
 
 
 def add_arguments(parser):
@@ -22,6 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, iterations, estimated time) "
                                                               "and exit")
     add_allow_unfinished_argument(parser)
+    add_threads_argument(parser)
     add_quiet_argument(parser)
 
 

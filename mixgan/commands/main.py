@@ -55,6 +55,9 @@ def main(argv=None):
         if args.command is None:
             build_parser().print_help()
             return 2
+        if getattr(args, "threads", None) is not None:
+            from mixgan.training import threads
+            threads.request(args.threads)
         return command_module(args.command).run(args)
     except UsageError as e:
         print(f"mixgan: error: {one_line(e)}", file=sys.stderr)

@@ -105,6 +105,8 @@ def add_config_arguments(parser, skip=(), defaults=None):
         extra = {}
         if "choices" in meta:
             extra["metavar"] = "{" + ",".join(choices(meta["choices"])) + "}"
+        if f.type is tuple:
+            extra["metavar"] = "LIST"
         if f.type is bool:  # a flag: --name alone means true
             extra.update(nargs="?", const=True, metavar="{true,false}")
         parser.add_argument("--" + name.replace("_", "-"), dest=name, type=PARSE[f.type], default=None,
@@ -154,6 +156,13 @@ def add_quiet_argument(parser):
     """The one flag that silences plans and progress: only the result line and errors are printed."""
     parser.add_argument("--quiet", action="store_true", help="print only the result line (and errors): "
                                                             "no plan, no progress")
+
+
+def add_threads_argument(parser):
+    """``--threads N``: exactly N CPU threads per run instead of the thread policy's choice."""
+    parser.add_argument("--threads", type=whole_number, default=None, metavar="N",
+                        help="CPU threads per run (default: chosen from the work's size, the CPUs this process "
+                             "may use and how busy they are; see docs/BENCHMARKS.md)")
 
 
 def add_device_argument(parser, default="auto"):

@@ -1,6 +1,6 @@
 """``mixgan sweep``: a grid of runs trained batched, then tabulated; ``--resume`` finishes a stopped one."""
-from mixgan.commands.options import (add_config_arguments, add_quiet_argument, given_options, positive_count,
-                                     refuse_with_resume, seed_list, split_list)
+from mixgan.commands.options import (add_config_arguments, add_quiet_argument, add_threads_argument, given_options,
+                                     positive_count, refuse_with_resume, seed_list, split_list)
 
 GRID_FIELDS = ("data", "objective", "alpha", "lambda_dist", "seed")  # options that take comma-separated lists here
 
@@ -22,6 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, batches, estimated time) and exit")
     parser.add_argument("--resume", metavar="SWEEP_DIR", help="finish a stopped sweep: its unfinished runs go on "
                         "from their last checkpoints, batched again where they can be; then the summary is written")
+    add_threads_argument(parser)
     add_quiet_argument(parser)
 
 

@@ -1,8 +1,8 @@
 """``mixgan train``: one run, or ``--resume`` of a stopped one."""
 import json
 
-from mixgan.commands.options import (add_config_arguments, add_quiet_argument, config_from_args, one_line,
-                                     refuse_with_resume)
+from mixgan.commands.options import (add_config_arguments, add_quiet_argument, add_threads_argument,
+                                     config_from_args, one_line, refuse_with_resume)
 
 
 
@@ -10,6 +10,7 @@ def add_arguments(parser):
     add_config_arguments(parser)
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and the estimated time, "
                                                               "and exit")
+    add_threads_argument(parser)
     add_quiet_argument(parser)
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run folder from its last checkpoint "
                         "(its config.json gives every option)")
@@ -32,7 +33,9 @@ def run(args):
             return 0
         print(plan_line("train", 1, config.iterations, per_it, 1, resolve_device(config.device)), file=sys.stderr)
         return 0
-    from mixgan.training import train
+    from mixgan.training import resolve_device, threads, train
+    if not args.quiet and resolve_device(config.device).type == "cpu":
+        print(one_line(f"train: {threads.describe(config)}"))
     folder = train(config, progress=not args.quiet)
     print(one_line(f"run folder: {folder}"))
     print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))

@@ -17,14 +17,13 @@ TIMED_LOG_EVERY = 4  # timed from the first log line to the last: warm-up exclud
 
 def seconds_per_iteration(config, threads=None, batch=1):
     """Measured seconds per iteration of ``config`` (``batch`` runs at once through the batched
-    engine when above 1) with ``threads`` torch threads, from a throwaway run of a few iterations."""
+    engine when above 1) with at most ``threads`` threads (the thread policy chooses within them, as
+    for the real run), from a throwaway run of a few iterations."""
     import torch
-    from mixgan.training import train, train_batched
+    from mixgan.training import threads as thread_policy, train, train_batched
     saved = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
     try:
-        with tempfile.TemporaryDirectory(prefix="mixgan-timing-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="mixgan-timing-") as tmp, thread_policy.capped(threads):
             short = dataclasses.replace(config, iterations=TIMED_ITERATIONS, snapshots=(TIMED_ITERATIONS,),
                                         snapshot_size=min(config.snapshot_size, 64), log_every=TIMED_LOG_EVERY, frames=0,
                                         landscape=0, checkpoint_every=10**9, out=tmp)

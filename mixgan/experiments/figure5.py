@@ -65,9 +65,12 @@ def train_runs(configs, log=print, progress=False, dry_run=False):
     threads = max(1, cores // max(1, workers))
     if tasks and (dry_run or log is not None):
         from mixgan.experiments.estimate import plan_line, seconds_per_iteration
+        from mixgan.training import threads as thread_policy
         per_it = seconds_per_iteration(tasks[0][0], threads=threads)
+        with thread_policy.capped(threads):
+            chosen = thread_policy.describe(tasks[0][0])
         (print if dry_run else log)(plan_line("figure5", len(tasks), tasks[0][0].iterations, per_it, workers,
-                                              resolve_device(configs[0].device)))
+                                              resolve_device(configs[0].device)) + f"; {chosen}")
     if dry_run:
         return None
     label = lambda c: f"{c.data}/{c.objective}"  # noqa: E731

@@ -59,7 +59,7 @@ def _on_parent_death(signum, frame):
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker_start(parent, threads):
+def _worker_start(parent, threads, requested=None):
     """Runs first in every worker: its own process group, a signal when the parent dies, a SIGTERM
     between runs that only means "take no further run", and its threads."""
     os.setpgid(0, 0)
@@ -71,8 +71,9 @@ def _worker_start(parent, threads):
         pass
     if os.getppid() != parent:  # the parent died before the line above could take effect
         _on_parent_death(signal.SIGHUP, None)
-    import torch
-    torch.set_num_threads(threads)
+    from mixgan.training import threads as thread_policy
+    thread_policy.limit_to(threads)  # each run then takes what the policy gives within this share
+    thread_policy.request(requested)
 
 
 def _run_one(config, resume_folder, parent):
@@ -129,9 +130,10 @@ def _in_workers(tasks, workers, threads, log, label):
     """The pool's parent: results as they come; on a signal (noted by a flag, never raised inside
     the pool's machinery) no queued run starts, each worker is asked once to stop, and the
     parent waits for them; a second signal stops the workers at once."""
+    from mixgan.training import threads as thread_policy
     results, signals = [None] * len(tasks), []
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
-                               initargs=(os.getpid(), threads))
+                               initargs=(os.getpid(), threads, thread_policy.requested()))
     saved = {}
     if threading.current_thread() is threading.main_thread():
         saved = {sig: signal.signal(sig, lambda signum, frame: signals.append(signal.Signals(signum)))

@@ -28,7 +28,7 @@ from mixgan.objectives import BATCHED_OBJECTIVES
 from mixgan.rng import run_generators
 from mixgan.runs import checkpoints, folders
 from mixgan.runs.guard import RunGuard
-from mixgan.training import cuda_graph, stacked_state
+from mixgan.training import cuda_graph, stacked_state, threads
 from mixgan.training.averaging import update_average
 from mixgan.training.nonfinite import nonfinite_runs
 from mixgan.training.saving import save_snapshot
@@ -99,7 +99,8 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     device = prepare_device(c0.device)
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
-    run_folders = [create_run(c, device) for c in configs] if resume is None else [Path(run) for run in resume]
+    used = threads.apply(c0, device, runs=len(configs))  # the runs share their matrix products: one choice for the batch
+    run_folders = [create_run(c, device, used) for c in configs] if resume is None else [Path(run) for run in resume]
     with RunGuard(run_folders) as guard:
         return _train(configs, run_folders, guard, device, datas, objective, progress, cuda_graph, resume is not None)
 

@@ -16,6 +16,7 @@ from mixgan.training.averaging import start_average, update_average
 from mixgan.training.memory import check_memory
 from mixgan.training.nonfinite import LossWatch
 from mixgan.training.saving import save_frame, save_snapshot
+from mixgan.training import threads
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
                                    snapshot_batch, warn)
 
@@ -40,7 +41,8 @@ def train(config, progress=True, resume=None):
     if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
                          f"got {config.mixup_layer}")
-    run = create_run(config, device) if resume is None else Path(resume)
+    used = threads.apply(config, device)  # before any tensor work; see threads.py
+    run = create_run(config, device, used) if resume is None else Path(resume)
 
     gen = run_generators(config.seed, device)
     G, D = G.to(device), D.to(device)

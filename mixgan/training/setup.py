@@ -60,11 +60,12 @@ def run_label(config):
     return f"{data_label(config.data)}-{config.objective}-s{config.seed}"
 
 
-def create_run(config, device):
+def create_run(config, device, recorded=None):
     """A new numbered run folder with its ``config.json`` (the options, and under ``recorded`` how
-    the run is made: see :func:`provenance`) and an empty ``snapshots/``."""
+    the run is made: see :func:`provenance`, plus ``recorded``) and an empty ``snapshots/``."""
     run = folders.create_run_folder(config.out, run_label(config))
-    folders.atomic_write_json(run / "config.json", {**config.to_dict(), RECORDED: provenance(device)})
+    folders.atomic_write_json(run / "config.json", {**config.to_dict(), RECORDED: {**provenance(device),
+                                                                                   **(recorded or {})}})
     (run / "snapshots").mkdir()
     return run
 

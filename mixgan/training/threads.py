@@ -1,0 +1,145 @@
+"""How many CPU threads a run's operations use: the one thread policy of every command.
+
+torch's default is one OpenMP thread per core of the host. For mixgan's small networks that is
+often wrong in two ways. When an iteration's matrices are small, threads cost more than they
+give: each operation ends at a barrier where threads spin waiting for each other. And when other
+processes keep the cores busy, the scheduler parks one of the threads while the others spin for
+it, so an iteration can take tens of times longer than with one thread (measured in
+docs/BENCHMARKS.md). The policy therefore uses
+
+- one thread where the work is too small for threads to pay (:data:`SMALL_WORK`),
+- otherwise the CPUs this process may really use (its affinity mask and its cgroup's CPU quota,
+  not the host's count) less those other processes keep busy (the load average, bounded by the
+  processes running right now), and at least one,
+- or exactly what the user asked for (``--threads N``, :func:`request`).
+
+The choice is made when a run starts and recorded in the run's ``config.json`` under
+``recorded``; the commands print it (:func:`describe`) before they train. Worker processes of ``compare`` and ``figure5`` are capped
+at their share of the CPUs (:func:`limit_to`). Threads never change what a run computes beyond
+float rounding, so the thread count is not a training option.
+"""
+import math
+import os
+from pathlib import Path
+
+# Multiply-adds of the largest matrix product in one discriminator pass (rows × width × width):
+# below this, one thread is faster even on an idle machine (scripts/bench_shared_cpu.py).
+SMALL_WORK = 16 * 2**20
+
+_requested = None  # --threads N: exactly N
+_cap = None  # a worker's share of the CPUs
+
+
+def request(threads):
+    """Use exactly ``threads`` threads for every run this process trains (None: the policy)."""
+    global _requested
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        from mixgan.errors import UsageError
+        raise UsageError(f"--threads must be a whole number >= 1, got {threads!r}")
+    _requested = threads
+
+
+def requested():
+    """The thread count asked for with :func:`request`, or None."""
+    return _requested
+
+
+def limit_to(threads):
+    """Cap the threads of this process's runs at ``threads`` (a worker's share of the CPUs)."""
+    global _cap
+    _cap = max(1, int(threads))
+
+
+class capped:
+    """``with capped(n):`` runs started inside use at most ``n`` threads (a timing of a worker's run)."""
+
+    def __init__(self, threads):
+        self.threads = threads
+
+    def __enter__(self):
+        global _cap
+        self.saved, _cap = _cap, (max(1, int(self.threads)) if self.threads else _cap)
+        return self
+
+    def __exit__(self, *exc):
+        global _cap
+        _cap = self.saved
+        return False
+
+
+def affinity_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not every platform has affinity masks
+        return os.cpu_count() or 1
+
+
+def cgroup_cpus(root="/sys/fs/cgroup"):
+    """The CPU quota of this process's cgroup in CPUs (rounded up), or None when unlimited or unknown."""
+    root = Path(root)
+    try:  # cgroup v2: "max 100000" or "200000 100000"
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else max(1, math.ceil(quota / period))
+    except (OSError, ValueError):
+        return None
+
+
+def usable_cpus():
+    """CPUs this process may use: its affinity mask, its cgroup quota and a worker's cap."""
+    limits = [affinity_cpus(), cgroup_cpus(), _cap]
+    return max(1, min(n for n in limits if n))
+
+
+def busy_elsewhere():
+    """About how many CPUs other processes keep busy: the 1-minute load average, bounded by the
+    processes runnable right now (less this one), so a past burst or our own history counts less."""
+    try:
+        load = os.getloadavg()[0]
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0]) - 1
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0
+    return max(0, round(min(load, running)))
+
+
+def work_size(config, runs=1):
+    """Multiply-adds of the largest matrix product of one discriminator pass (of ``runs`` runs
+    stacked by the batched engine), or None for conv nets."""
+    from mixgan.data import is_image_dataset
+    if is_image_dataset(config.data):
+        return None  # convolutions over images are large enough for threads
+    return runs * 2 * config.batch_size * config.width * config.width  # real and generated rows at once
+
+
+def choose(config, runs=1):
+    """``(threads, reason)`` for ``runs`` runs of ``config`` trained together on the CPU."""
+    if _requested is not None:
+        return _requested, "as requested"
+    usable = usable_cpus()
+    size = work_size(config, runs)
+    if size is not None and size < SMALL_WORK:
+        return 1, f"width {config.width}: operations too small for threads to pay"
+    busy = busy_elsewhere()
+    threads = max(1, min(usable, usable - busy))
+    return threads, f"{usable} usable CPU(s), about {busy} busy with other work"
+
+
+def apply(config, device, runs=1):
+    """Set torch's threads for a run of ``config`` on ``device``; returns what config.json records."""
+    import torch
+    if device.type != "cpu":
+        return {"threads": torch.get_num_threads()}
+    threads, reason = choose(config, runs)
+    torch.set_num_threads(threads)
+    return {"threads": threads, "threads_reason": reason}
+
+
+def describe(config):
+    """The choice for ``config`` as the commands print it."""
+    threads, reason = choose(config)
+    return f"{threads} CPU thread(s) per run ({reason}; --threads N to choose)"
