@@ -289,12 +289,14 @@ def full_job(work, runs_dir):
     picture, iterations = figure_png(cells, work, "figure5-full.png")
     info_path = Path(runs_dir) / "figure5.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    means = {r.config.get("g_loss_mean", "generated") for r in cells.values()}
     widths = {r.config["width"] for r in cells.values()}
     lengths = {r.config["iterations"] for r in cells.values()}
     timing = (f", trained on {info['device']} in {info['wall_seconds']:,.0f} s "
               f"({info['wall_seconds'] / 60:.1f} min)" if "wall_seconds" in info else "")
     caption = (prose(f"*`mixgan figure5`, seed 0, width {', '.join(map(str, sorted(widths)))}, "
-               f"{', '.join(map(str, sorted(lengths)))} iterations{timing}; redrawn by `scripts/regenerate_docs.py` "
+               f"{', '.join(map(str, sorted(lengths)))} iterations, `--g-loss-mean {', '.join(sorted(means))}`"
+               f"{timing}; redrawn by `scripts/regenerate_docs.py` "
                f"from `{Path(runs_dir).name}`. Each cell: generated points outside the frame "
                f"(of {cells[('ring', 'mixup')].config['snapshot_size']}) · modes covered:*")
                + "\n\n" + snapshot_table(cells, iterations))
