@@ -14,7 +14,7 @@ from mixgan.training.averaging import start_average, update_average
 from mixgan.training.setup import build_models
 
 TINY = ["--width", "8", "--depth", "1", "--batch-size", "16", "--snapshot-size", "32", "--iterations", "6",
-        "--data", "ring", "--no-progress"]
+        "--data", "ring", "--quiet"]
 
 
 def test_the_update_is_ema_times_average_plus_the_rest_times_g_and_copies_buffers():

@@ -285,13 +285,14 @@ def test_stopping_the_command_stops_every_worker_and_leaves_runs_resumable(tmp_p
     if sig != signal.SIGKILL:
         assert code == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig]
         err = parent.stderr.read()
-        assert err.count("\n") == 1 and "run the same command again" in err and "Traceback" not in err
+        again = "resume with: mixgan compare --resume" if command == "compare" else "run the same command again"
+        assert err.count("\n") == 1 and again in err and "Traceback" not in err
 
 
 def test_compare_started_again_resumes_its_stopped_runs_to_the_same_result(tmp_path, capsys, monkeypatch):
     args = ["compare", "--objectives", "standard,mixup", "--datasets", "ring", "--seeds", "0", "--iterations", "12",
             "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16", "--log-every", "4",
-            "--checkpoint-every", "4", "--snapshots", "6,12"]
+            "--checkpoint-every", "4", "--snapshots", "6,12", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
     calls = {"n": 0}
     original_save = checkpoints.save
@@ -304,12 +305,13 @@ def test_compare_started_again_resumes_its_stopped_runs_to_the_same_result(tmp_p
         return path
     monkeypatch.setattr(checkpoints, "save", stop_after_first_checkpoint)
     assert main([*args, "--out", str(tmp_path / "stopped")]) == 130
+    stopped = next((tmp_path / "stopped").iterdir())
+    assert f"resume with: mixgan compare --resume {stopped}" in capsys.readouterr().err
     monkeypatch.undo()
-    capsys.readouterr()
-    assert main([*args, "--out", str(tmp_path / "stopped")]) == 0
-    assert "1 resumed" in capsys.readouterr().out
-    made = {p.name: p for p in (tmp_path / "stopped").iterdir() if p.name[-3:-1] == "-s"}
-    whole = {p.name: p for p in (tmp_path / "whole").iterdir() if p.name[-3:-1] == "-s"}
+    assert main(["compare", "--resume", str(stopped)]) == 0
+    assert "1 to resume" in capsys.readouterr().out
+    made = {p.name: p for p in stopped.iterdir() if p.name[-3:-1] == "-s"}
+    whole = {p.name: p for p in next((tmp_path / "whole").iterdir()).iterdir() if p.name[-3:-1] == "-s"}
     assert sorted(made) == sorted(whole)
     for name in made:
         a = torch.load(made[name] / "generator.pt", weights_only=True)

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from mixgan.config import label_overrides, make_config, read_run_config
-from mixgan.errors import UsageError
+from mixgan.errors import RunInterrupted, UsageError
 from mixgan.evaluation.tables import run_key
 from mixgan.experiments.summary import write_summary
 from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, train_all
@@ -119,7 +119,11 @@ def read_plan(folder):
 
 
 def _train_and_tabulate(folder, configs, jobs, log, meta, progress):
-    run_folders = train_or_reuse(configs, jobs, log, progress)
+    try:
+        run_folders = train_or_reuse(configs, jobs, log, progress)
+    except RunInterrupted as stop:  # the comparison goes on from its folder, not by starting anew
+        said = stop.message.split("; run the same command")[0].split("; resume")[0]
+        raise RunInterrupted(f"{said}; resume with: mixgan compare --resume {folder}", stop.exit_code) from None
     keyed = {run_key(c.to_dict()): run for c, run in zip(configs, run_folders)}
     log(write_summary(folder, keyed, meta or {}))
     return folder

@@ -9,6 +9,7 @@ import dataclasses
 import math
 import tempfile
 
+from mixgan.errors import RunInterrupted
 from mixgan.runs import folders
 
 TIMED_ITERATIONS = 12  # at width 512 on one CPU core about 1.5 s
@@ -27,11 +28,14 @@ def seconds_per_iteration(config, threads=None, batch=1):
             short = dataclasses.replace(config, iterations=TIMED_ITERATIONS, snapshots=(TIMED_ITERATIONS,),
                                         snapshot_size=min(config.snapshot_size, 64), log_every=TIMED_LOG_EVERY, frames=0,
                                         landscape=0, checkpoint_every=10**9, out=tmp)
-            if batch > 1:
-                run = train_batched([dataclasses.replace(short, seed=short.seed + i) for i in range(batch)],
-                                    progress=False)[0]
-            else:
-                run = train(short, progress=False)
+            try:
+                if batch > 1:
+                    run = train_batched([dataclasses.replace(short, seed=short.seed + i) for i in range(batch)],
+                                        progress=False)[0]
+                else:
+                    run = train(short, progress=False)
+            except RunInterrupted as stop:  # the throwaway run is gone with its folder: nothing to resume
+                raise RunInterrupted("interrupted while timing the plan; nothing was started", stop.exit_code) from None
             times = [r["elapsed_s"] for r in folders.read_jsonl(run / "metrics.jsonl")
                      if "kind" not in r and "elapsed_s" in r]
     finally:

@@ -198,8 +198,9 @@ def _signal(process, sig):
 
 
 def config_key(config_dict):
-    """A run's options as one hashable value (``out`` included: runs are matched in their folder)."""
-    return json.dumps(config_dict, sort_keys=True)
+    """A run's options as one hashable value. ``out`` is left out: runs are looked for in one folder
+    at a time, and a folder reached by another spelling of its path (or moved) holds the same runs."""
+    return json.dumps({k: v for k, v in config_dict.items() if k != "out"}, sort_keys=True)
 
 
 def runs_by_config(folder, say_skipped=True):

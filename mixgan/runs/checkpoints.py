@@ -190,7 +190,9 @@ def load_for_resume(run_folders, configs, device, warn=None):
         raise UsageError(f"the runs of this batch have checkpoints at different iterations ({seen}); "
                          f"resume them alone with mixgan train --resume RUN")
     for run, config, (ckpt, path) in zip(run_folders, configs, found):
-        if {**OLDER_RUNS, **ckpt["config"]} != config.to_dict():
+        made, now = {**OLDER_RUNS, **ckpt["config"]}, config.to_dict()
+        made.pop("out", None), now.pop("out", None)  # the same run, wherever its folder is now
+        if made != now:
             raise UsageError(f"checkpoint {path} was made with other options than {Path(run) / 'config.json'}")
         if config.ema and "G_ema" not in ckpt:
             raise UsageError(f"checkpoint {path} holds no generator average although the run has ema {config.ema}")
