@@ -106,3 +106,22 @@ def test_from_takes_run_folders_and_folders_of_runs(tmp_path, capsys):
     assert [sorted(json.loads(p.read_text())["from"]) for p in drawn] == [sorted(map(str, runs))] * 2
     assert main(["figure5", "--from", str(tmp_path / "runs"), "--seed", "7", "--out", str(tmp_path / "c")]) == 2
     assert "missing" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_resume_of_something_else_is_one_line(tmp_path, capsys):
+    assert main(["compare", "--resume", str(tmp_path)]) == 2
+    assert "is not a comparison folder" in capsys.readouterr().err
+    (tmp_path / "plan.json").write_text("{broken")
+    assert main(["compare", "--resume", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and err.count("\n") == 1
+
+
+def test_figure5_dry_run_prints_the_plan_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    from mixgan.experiments import figure5
+    monkeypatch.setattr(figure5, "QUICK", dict(width=8, depth=1, batch_size=16, snapshot_size=32, iterations=12,
+                                               snapshots=(3, 12)))
+    assert main(["figure5", "--quick", "--dry-run", "--device", "cpu", "--out", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    assert "figure5: 4 run(s) × 12 iterations" in out and "ms/iteration" in out and "CPU thread" in out
+    assert not (tmp_path / "o").exists()

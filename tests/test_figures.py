@@ -144,7 +144,7 @@ def test_figure5_uses_shared_iterations_and_writes_png_and_pdf(tmp_path, capsys)
     paths = four_runs(tmp_path / "runs", snapshots=(10, 100, 500))
     extra = fake_run(tmp_path / "runs2", "00000-grid-mixup-s0", data="grid", objective="mixup", snapshots=(10, 500))
     paths = [p for p in paths if not p.name.endswith("grid-mixup-s0")] + [extra]
-    assert main(["figure5", "--from", *map(str, paths), "--out", str(tmp_path / "out")]) == 0
+    assert main(["figure5", "--from", ",".join(map(str, paths)), "--out", str(tmp_path / "out")]) == 0
     group = next((tmp_path / "out").iterdir())
     assert (group / "figure5.png").stat().st_size > 10_000 and (group / "figure5.pdf").stat().st_size > 5_000
     assert json.loads((group / "figure5.json").read_text())["iterations"] == [10, 500]
@@ -152,8 +152,8 @@ def test_figure5_uses_shared_iterations_and_writes_png_and_pdf(tmp_path, capsys)
 
 @pytest.mark.parametrize("case, words", [
     ("spiral", "Figure 5 needs data grid or ring"), ("missing", "missing: ring/standard"),
-    ("twice", "two grid/mixup runs"), ("not a run", "not a mixgan run folder"),
-    ("no such", "does not exist"), ("alphas", "different α"), ("corrupt", "cannot read"),
+    ("twice", "two grid/mixup runs"), ("not a run", "neither a run folder nor a folder of runs"),
+    ("no such", "no such folder"), ("alphas", "different α"), ("corrupt", "cannot read"),
     ("images", "no 2D 'real' points")])
 def test_figure5_from_wrong_runs_is_one_line_and_writes_nothing(tmp_path, capsys, case, words):
     paths = four_runs(tmp_path / "runs")
@@ -176,7 +176,7 @@ def test_figure5_from_wrong_runs_is_one_line_and_writes_nothing(tmp_path, capsys
     elif case == "images":  # e.g. a run on an image dataset: its snapshots are not 2D points
         np.savez(paths[1] / "snapshots" / "iter_000010.npz", real=np.zeros((4, 1, 8, 8)), fake=np.zeros((4, 1, 8, 8)))
     out = tmp_path / "out"
-    assert main(["figure5", "--from", *map(str, paths), "--out", str(out)]) == 2
+    assert main(["figure5", "--from", ",".join(map(str, paths)), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
@@ -185,7 +185,7 @@ def test_figure5_from_wrong_runs_is_one_line_and_writes_nothing(tmp_path, capsys
 def test_figure5_from_runs_without_shared_snapshots(tmp_path, capsys):
     paths = four_runs(tmp_path / "runs", snapshots=(10,))
     paths[0] = fake_run(tmp_path, "x-ring-mixup", data="ring", objective="mixup", snapshots=(20,))
-    assert main(["figure5", "--from", *map(str, paths), "--out", str(tmp_path / "out")]) == 2
+    assert main(["figure5", "--from", ",".join(map(str, paths)), "--out", str(tmp_path / "out")]) == 2
     assert "share no snapshots iteration" in capsys.readouterr().err
 
 
@@ -283,7 +283,7 @@ def test_quick_auto_follows_the_gpu(monkeypatch):
 
 
 def test_figure5_bad_options_write_nothing(tmp_path, capsys):
-    for args, words in [(["--alpha", "2"], "alpha must be <= 1"), (["--device", "tpu"], "unknown device"),
+    for args, words in [(["--alpha", "2"], "alpha must be <= 1"), (["--device", "tpu"], "invalid choice"),
                         (["--quick", "maybe"], "invalid choice"), (["--frames", "1"], "at least 2")]:
         assert main(["figure5", *args, "--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
