@@ -15,7 +15,7 @@ from mixgan.runs.snapshots import frame_iterations
 from mixgan.training.averaging import start_average, update_average
 from mixgan.training.memory import check_memory
 from mixgan.training.nonfinite import LossWatch
-from mixgan.training.saving import save_frame, save_snapshot
+from mixgan.training.saving import keep_real, save_frame, save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
                                    snapshot_batch, warn)
 
@@ -54,8 +54,7 @@ def train(config, progress=True, resume=None):
     B = config.batch_size
     d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
     sums = {"d_loss": torch.zeros((), device=device), "g_loss": torch.zeros((), device=device)}
-    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, fixed_real=fixed_real, sums=sums,
-                 G_ema=G_ema)
+    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, sums=sums, G_ema=G_ema)
     watch = LossWatch(device)
 
     with RunGuard([run]) as guard:
@@ -68,6 +67,7 @@ def train(config, progress=True, resume=None):
                 done, window, elapsed = checkpoints.restore(ckpts[0], **state)
                 start -= elapsed
         guard.begin(done, resuming=resume is not None)
+        fixed_real = keep_real(run, fixed_real)  # image runs: once in real.npz, not in every snapshot
 
         def stop_if_bad(it):
             problem = watch.problem(it, G, D)
