@@ -17,6 +17,7 @@ through it, so ``real`` is always in what it returns. Pictures are drawn from th
 Frames (``--frames N``) sit at N iterations spaced logarithmically from 1 to the last, so the
 fast early changes of GAN training get as many frames as the slow late ones.
 """
+import functools
 import zipfile
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def read(source):
     if "real" not in arrays:  # an image run: its real images are saved once, beside the snapshots' folder
         where["real"] = source.parent.parent / REAL_FILE
         if where["real"].is_file():
-            arrays["real"] = _read_npz(where["real"], "file of real images").get("real")
+            stat = where["real"].stat()
+            arrays["real"] = _real_images(str(where["real"]), stat.st_mtime_ns, stat.st_size)
     for key in ("real", "fake"):
         a = arrays.get(key)
         points, images = a is not None and a.ndim == 2 and a.shape[1] == 2, a is not None and a.ndim == 4
@@ -72,6 +74,17 @@ def read(source):
             raise UsageError(f"{where[key]} has no {key!r} points [N, 2] or images [N, C, H, W]; "
                              f"is it a mixgan run?")
     return arrays
+
+
+@functools.lru_cache(maxsize=4)
+def _real_images(source, mtime_ns, size):
+    """``real`` of a ``real.npz``, read once for all the snapshots and frames that show it (an
+    animation reads every frame), read-only since callers share it; the file's time and size
+    in the key make a rewritten file read again."""
+    real = _read_npz(Path(source), "file of real images").get("real")
+    if real is not None:
+        real.flags.writeable = False
+    return real
 
 
 def _read_npz(source, what):

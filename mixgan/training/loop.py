@@ -40,14 +40,16 @@ def train(config, progress=True, resume=None):
     if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
                          f"got {config.mixup_layer}")
+    gen = run_generators(config.seed, device)
+    # Drawn before the run folder exists: an image folder decodes these files now, and a damaged one must
+    # stop the run before anything is written.
+    fixed_z, fixed_real = snapshot_batch(config, data, gen["snapshot"], device)
     run = create_run(config, device) if resume is None else Path(resume)
 
-    gen = run_generators(config.seed, device)
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), **adam_options(config, device))
     opt_d = torch.optim.Adam(D.parameters(), **adam_options(config, device))
     G_ema = start_average(G) if config.ema else None  # the weight average that only generates
-    fixed_z, fixed_real = snapshot_batch(config, data, gen["snapshot"], device)
     snapshot_at = set(config.snapshot_iterations)
     frame_at = set(frame_iterations(config.frames, config.iterations))  # empty without --frames
 
