@@ -1,6 +1,7 @@
 """Image data sets for mixgan: load them, scale them to [-1, 1] and sample them.
 
-``load_image_data(name, ...)`` returns an :class:`ImageData`, a data source like the 2-D
+``load_image_data(name, ...)`` returns an :class:`ImageData` (for folders a
+:class:`~mixgan.data.image_folder.FolderImageData`, which decodes per batch), a data source like the 2-D
 toy distributions: ``sample(n, generator) -> Tensor[n, C, H, W]`` draws all randomness
 from the given ``torch.Generator`` and returns images on that generator's device.
 
