@@ -8,8 +8,8 @@ would have written).
 
 It holds no data. The fixed real batch that snapshots show is drawn again from the run's seed
 when a run resumes (the ``snapshot`` stream starts afresh, so the draw is the same), and an image
-run keeps it in ``real.npz`` anyway. Checkpoints written before this rule also hold
-``fixed_real``; it is ignored.
+run keeps it in ``real.npz`` anyway. Older checkpoints may also hold ``fixed_real``;
+it is ignored.
 
 File format: one header line ``mixgan-checkpoint 1 sha256=<hex>\\n`` followed by a
 ``torch.save`` payload. The digest catches truncated and damaged files before unpickling,

@@ -9,8 +9,8 @@ always come from the run's fixed noise, so every snapshot and frame shows the sa
 The fixed real batch shown beside them is ``real``. 2D runs keep their real points in every file
 (1000 points are 8 KB, and a snapshot file then stands alone). Image runs save their real images
 once, as ``real`` in ``RUN/real.npz`` (written before the first iteration): a thousand 64x64
-colour images are 49 MB, which every snapshot, frame and checkpoint used to repeat. Runs saved
-before that hold ``real`` in every file; :func:`load` reads both layouts, and every reader goes
+colour images are 49 MB, too much to repeat in every snapshot, frame and checkpoint. Older image
+runs hold ``real`` in every file; :func:`load` reads both layouts, and every reader goes
 through it, so ``real`` is always in what it returns. Pictures are drawn from these files by
 ``mixgan/viz``; this module writes arrays only.
 

@@ -72,7 +72,7 @@ def image_snapshot_figure(real, fake, title=None, limit=GRID_IMAGES):
 
 def draw_image_snapshot(npz_path, png_path, title=None, limit=GRID_IMAGES):
     """The picture of one image snapshot from its saved arrays (the real images from the run's
-    ``real.npz``, or from the snapshot itself in runs saved before it existed): real images left,
+    ``real.npz``, or from the snapshot itself in older runs): real images left,
     generated right."""
     z = snapshots.read(npz_path)
     real, fake = z["real"], z["fake"]
