@@ -35,9 +35,7 @@ def test_round_trip_restores_every_piece_of_state(finished_run):
     assert ckpt["config"] == tiny_config(out=str(finished_run.parent), iterations=20, checkpoint_every=3,
                                          snapshots=(20,)).to_dict()
     assert set(ckpt["rng"]["streams"]) == {"snapshot", "data", "noise", "objective"}
-    assert ckpt["fixed_z"].shape == (64, 2) and ckpt["fixed_real"].shape == (64, 2)
-    with np.load(finished_run / "snapshots" / "iter_000020.npz") as z:
-        assert np.array_equal(ckpt["fixed_real"].numpy(), z["real"])
+    assert ckpt["fixed_z"].shape == (64, 2) and "fixed_real" not in ckpt  # no data: it is drawn again from the seed
     G = torch.load(finished_run / "generator.pt")
     assert all(torch.equal(G[k], ckpt["G"][k]) for k in G)
     assert ckpt["window"] == 0 and ckpt["opt_d"]["state"]  # Adam moments are in

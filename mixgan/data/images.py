@@ -1,6 +1,7 @@
 """Image data sets for mixgan: load them, scale them to [-1, 1] and sample them.
 
-``load_image_data(name, ...)`` returns an :class:`ImageData`, a data source like the 2-D
+``load_image_data(name, ...)`` returns an :class:`ImageData` (for folders a
+:class:`~mixgan.data.image_folder.FolderImageData`, which decodes per batch), a data source like the 2-D
 toy distributions: ``sample(n, generator) -> Tensor[n, C, H, W]`` draws all randomness
 from the given ``torch.Generator`` and returns images on that generator's device.
 
@@ -17,7 +18,9 @@ Data sets (``IMAGE_DATASETS``):
   strings only, so a crafted file cannot run code.
 * ``folder:PATH``: every png/jpg/jpeg/bmp/webp below PATH (hidden names skipped), RGB, or
   grey when every file is grey; resized and centre-cropped to ``image_size`` (default 64).
-  When every image sits in a sub-folder, the top-level sub-folders are the classes.
+  When every image sits in a sub-folder, the top-level sub-folders are the classes. A folder is
+  streamed: the file list and every header are read at start, pixels per batch
+  (:mod:`mixgan.data.image_folder`, which also states the rule for damaged files).
 
 ``image_size`` resizes mnist, fashion-mnist and cifar10 too (bilinear, antialiased when
 shrinking). ``data_root`` defaults to ``./data``.
@@ -34,7 +37,6 @@ Bad input (missing or corrupt files, unknown names) raises ``UsageError``, one l
 """
 import functools
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from mixgan.data.formats import read_cifar_batch, read_idx
+from mixgan.data.image_folder import GREY_MODES, FolderImageData, FolderImages, one_line, open_image, to_float
 from mixgan.errors import UsageError
 
 FOLDER_PREFIX = "folder:"
@@ -59,9 +62,6 @@ DIGITS_SIZES = (8, 16, 32)
 DIGITS_TEST_SIZE = 297
 FOLDER_RESOLUTION = 64
 FOLDER_TEST_FRACTION = 0.1
-# Larger images are refused unread: a training image is at most 64x64, so even a large photo
-# (this allows about 8192x8192) carries far more than enough, and a decompression bomb is stopped.
-MAX_IMAGE_PIXELS = 1 << 26
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 _STANDARD = {  # name: (folder under data_root, torchvision class, class names)
@@ -72,7 +72,6 @@ _STANDARD = {  # name: (folder under data_root, torchvision class, class names)
     "cifar10": ("cifar-10-batches-py", "CIFAR10", (
         "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
 }
-_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 
 
 def is_image_dataset(name):
@@ -90,10 +89,10 @@ def import_torchvision():
     try:
         import torchvision
     except ImportError as err:
-        return None, f"torchvision is not installed ({_one_line(err)})"
+        return None, f"torchvision is not installed ({one_line(err)})"
     except (RuntimeError, OSError) as err:
         return None, (f"torchvision does not work with torch {torch.__version__} "
-                      f"({type(err).__name__}: {_one_line(err)}); install the matching build")
+                      f"({type(err).__name__}: {one_line(err)}); install the matching build")
     return torchvision, None
 
 
@@ -175,19 +174,11 @@ def load_image_data(name, data_root=None, download=False, image_size=None, split
         raise UsageError(f"unknown image data set {name!r}; valid: {', '.join(IMAGE_DATASETS)}")
     parts = ("train", "test") if split == "all" else (split,)
     loaded = [_load_standard(name, root, part, download) for part in parts]
-    images = torch.cat([_to_float(x) for x, _ in loaded])
+    images = torch.cat([to_float(x) for x, _ in loaded])
     labels = torch.cat([y for _, y in loaded])
     if image_size is not None:
         images = _resize(images, image_size)
     return ImageData(name, images, labels, _STANDARD[name][2], split)
-
-
-def _one_line(err):
-    return " ".join(str(err).split())
-
-
-def _to_float(uint8_images):
-    return uint8_images.float().div_(127.5).sub_(1.0)
 
 
 def _resize(images, size):
@@ -226,7 +217,7 @@ def _load_standard(name, root, part, download):
             ds = getattr(tv.datasets, tv_class)(str(root), train=(part == "train"), download=download)
         except Exception as err:  # not found, corrupt, or the download failed
             if download:
-                raise UsageError(f"downloading {name} into {root} failed: {_one_line(err)}") from err
+                raise UsageError(f"downloading {name} into {root} failed: {one_line(err)}") from err
         else:
             images = torch.as_tensor(np.asarray(ds.data))
             images = images.unsqueeze(1) if images.dim() == 3 else images.permute(0, 3, 1, 2)
@@ -304,8 +295,8 @@ def _read_cifar10(root, part):
 
 
 def _load_folder(name, size, split):
-    from PIL import Image, ImageOps
-
+    """The folder's files, listed and header-checked now; pixels are decoded per batch
+    (:mod:`mixgan.data.image_folder`)."""
     path = Path(os.path.expanduser(name[len(FOLDER_PREFIX):]))
     if not path.is_dir():
         raise UsageError(f"{name}: {path} is not a folder")
@@ -315,41 +306,14 @@ def _load_folder(name, size, split):
         raise UsageError(f"{name}: no images ({', '.join(IMAGE_EXTENSIONS)}) found under {path}")
     rel = [p.relative_to(path) for p in files]
     classes = sorted({r.parts[0] for r in rel}) if all(len(r.parts) > 1 for r in rel) else None
-
-    def open_image(p):
-        """The image's header only: sizes past MAX_IMAGE_PIXELS are refused before any decoding."""
-        try:
-            with warnings.catch_warnings():  # PIL's own bomb warning: the limit below is lower
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(p)
-        except (OSError, ValueError, Image.DecompressionBombError) as err:
-            raise UsageError(f"cannot read image {p}: {_one_line(err)}") from err
-        if im.width * im.height > MAX_IMAGE_PIXELS:
-            im.close()
-            raise UsageError(f"image {p} is {im.width}x{im.height} pixels, more than the {MAX_IMAGE_PIXELS:,} "
-                             f"mixgan reads (training images are at most 64x64); refused undecoded")
-        return im
-
     modes = set()
-    for p in files:  # Image.open only reads the header
+    for p in files:  # every header, no pixels: a file that is not an image is refused before training
         with open_image(p) as im:
             modes.add(im.mode)
-    mode = "L" if modes <= _GREY_MODES else "RGB"
+    mode = "L" if modes <= GREY_MODES else "RGB"
     idx = _held_out(len(files), int(len(files) * FOLDER_TEST_FRACTION), split)
     if len(idx) == 0:
         raise UsageError(f"{name}: the {split} split is empty ({len(files)} images; a tenth is held out for test)")
-    arrays = []
-    for i in idx:
-        with open_image(files[i]) as im:
-            try:
-                if im.mode.startswith("I;16"):  # 16-bit grey: PIL's convert would clip at 255
-                    im = Image.fromarray((np.asarray(im).astype(np.uint16) >> 8).astype(np.uint8), "L")
-                im = ImageOps.fit(im.convert(mode), (size, size), Image.Resampling.BICUBIC)
-            except (OSError, ValueError) as err:
-                raise UsageError(f"cannot read image {files[i]}: {_one_line(err)}") from err
-            arrays.append(np.asarray(im, dtype=np.uint8))
-    images = torch.from_numpy(np.stack(arrays))
-    images = images.unsqueeze(1) if mode == "L" else images.permute(0, 3, 1, 2)
     label_of = {c: k for k, c in enumerate(classes or ())}
     labels = None if classes is None else [label_of[rel[i].parts[0]] for i in idx]
-    return ImageData(name, _to_float(images.contiguous()), labels, classes, split)
+    return FolderImageData(name, FolderImages([files[i] for i in idx], mode, size), labels, classes, split)

@@ -2,9 +2,14 @@
 
 A checkpoint holds G, D (and G's weight average, for runs with ``ema``), both Adam optimisers,
 the state of every random stream (the ``torch.Generator`` streams of ``mixgan/rng.py`` and
-torch's global CPU and CUDA generators), the fixed snapshot noise and points, the iteration, and
-the running loss sums of the current logging window (so the metrics line after a resume is the
-one the run would have written).
+torch's global CPU and CUDA generators), the fixed snapshot noise, the iteration, and the running
+loss sums of the current logging window (so the metrics line after a resume is the one the run
+would have written).
+
+It holds no data. The fixed real batch that snapshots show is drawn again from the run's seed
+when a run resumes (the ``snapshot`` stream starts afresh, so the draw is the same), and an image
+run keeps it in ``real.npz`` anyway. Older checkpoints may also hold ``fixed_real``;
+it is ignored.
 
 File format: one header line ``mixgan-checkpoint 1 sha256=<hex>\\n`` followed by a
 ``torch.save`` payload. The digest catches truncated and damaged files before unpickling,
@@ -54,7 +59,7 @@ def list_checkpoints(run):
     return sorted(found, reverse=True)
 
 
-def capture(iteration, window, elapsed_s, config, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums, G_ema=None):
+def capture(iteration, window, elapsed_s, config, G, D, opt_g, opt_d, streams, fixed_z, sums, G_ema=None):
     """The state of a run at the end of ``iteration`` as a dict of tensors and plain values
     (``G_ema``: the generator's weight average, for runs with ``ema``)."""
     rng = {"streams": {name: g.get_state() for name, g in streams.items()},
@@ -63,14 +68,14 @@ def capture(iteration, window, elapsed_s, config, G, D, opt_g, opt_d, streams, f
         rng["torch_cuda"] = torch.cuda.get_rng_state_all()
     ckpt = {"format": FORMAT, "iteration": iteration, "config": config.to_dict(), "device": fixed_z.device.type,
             "G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "rng": rng, "fixed_z": fixed_z.detach().cpu(), "fixed_real": torch.from_numpy(fixed_real.copy()),
+            "rng": rng, "fixed_z": fixed_z.detach().cpu(),
             "sums": {k: v.detach().cpu() for k, v in sums.items()}, "window": window, "elapsed_s": elapsed_s}
     if G_ema is not None:  # absent otherwise, so a run without ema writes what it always wrote
         ckpt["G_ema"] = G_ema.state_dict()
     return ckpt
 
 
-def restore(ckpt, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums, G_ema=None):
+def restore(ckpt, G, D, opt_g, opt_d, streams, fixed_z, sums, G_ema=None):
     """Put a captured state back in place (in the objects the loop already holds; check it with
     :func:`load_for_resume` first); returns ``(iteration, window, elapsed_s)``."""
     G.load_state_dict(ckpt["G"])
@@ -89,7 +94,6 @@ def restore(ckpt, G, D, opt_g, opt_d, streams, fixed_z, fixed_real, sums, G_ema=
         if len(states) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(states)
     fixed_z.copy_(ckpt["fixed_z"].to(fixed_z.device))
-    fixed_real[...] = ckpt["fixed_real"].numpy()
     for k, v in sums.items():
         v.copy_(ckpt["sums"][k].to(v.device))
     return ckpt["iteration"], ckpt["window"], ckpt["elapsed_s"]

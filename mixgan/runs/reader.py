@@ -44,7 +44,8 @@ class Run:
         return snapshots.saved_iterations(self.path / kind)
 
     def arrays(self, iteration, kind="snapshots"):
-        """``real``, ``fake`` (and the landscape, when saved) at one iteration, as a dict of arrays."""
+        """``real``, ``fake`` (and the landscape, when saved) at one iteration, as a dict of arrays;
+        an image run's ``real`` comes from its ``real.npz`` (:func:`mixgan.runs.snapshots.load`)."""
         return snapshots.load(self.path, kind, iteration)
 
     def metrics(self):

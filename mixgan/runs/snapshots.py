@@ -1,15 +1,23 @@
-"""The one writer (and reader) of a run's saved arrays: snapshots and animation frames.
+"""The one writer (and reader) of a run's saved arrays: snapshots, animation frames and real images.
 
-``snapshots/iter_NNNNNN.npz`` and ``frames/iter_NNNNNN.npz`` hold ``real`` and ``fake``
-(points [N, 2], or images [N, C, H, W] in [-1, 1]), ``iteration`` and, when the run saves
-D's landscape, ``landscape`` and ``landscape_limits``. Snapshots of runs with ``ema`` also hold
-``fake_ema``: the generator's weight average on the same noise, shaped like ``fake``. The generated points always come from
-the run's fixed noise, so every snapshot and frame shows the same latent points. Pictures are
-drawn from these files by ``mixgan/viz``; this module writes arrays only.
+``snapshots/iter_NNNNNN.npz`` and ``frames/iter_NNNNNN.npz`` hold ``fake`` (points [N, 2], or
+images [N, C, H, W] in [-1, 1]), ``iteration`` and, when the run saves D's landscape,
+``landscape`` and ``landscape_limits``. Snapshots of runs with ``ema`` also hold ``fake_ema``:
+the generator's weight average on the same noise, shaped like ``fake``. The generated points
+always come from the run's fixed noise, so every snapshot and frame shows the same latent points.
+
+The fixed real batch shown beside them is ``real``. 2D runs keep their real points in every file
+(1000 points are 8 KB, and a snapshot file then stands alone). Image runs save their real images
+once, as ``real`` in ``RUN/real.npz`` (written before the first iteration): a thousand 64x64
+colour images are 49 MB, too much to repeat in every snapshot, frame and checkpoint. Older image
+runs hold ``real`` in every file; :func:`load` reads both layouts, and every reader goes
+through it, so ``real`` is always in what it returns. Pictures are drawn from these files by
+``mixgan/viz``; this module writes arrays only.
 
 Frames (``--frames N``) sit at N iterations spaced logarithmically from 1 to the last, so the
 fast early changes of GAN training get as many frames as the slow late ones.
 """
+import functools
 import zipfile
 from pathlib import Path
 
@@ -19,6 +27,7 @@ from mixgan.errors import UsageError
 from mixgan.runs import folders
 
 KINDS = ("snapshots", "frames")
+REAL_FILE = "real.npz"  # an image run's fixed real images, saved once
 
 
 def path(run, kind, iteration, suffix=".npz"):
@@ -34,23 +43,58 @@ def save(run, kind, iteration, arrays):
     return target
 
 
+def save_real(run, real):
+    """Write an image run's fixed real images once, as ``real`` in ``RUN/real.npz``; returns its path."""
+    target = Path(run) / REAL_FILE
+    folders.atomic_save_npz(target, real=real)
+    return target
+
+
 def load(run, kind, iteration):
-    """The arrays saved at ``iteration`` as a dict; one-line UsageError when the file is unreadable
-    or holds neither points [N, 2] nor images [N, C, H, W]."""
-    source = path(run, kind, iteration)
-    try:
-        with np.load(source) as z:
-            arrays = {k: z[k] for k in z.files}
-    except OSError as e:
-        raise UsageError(f"cannot read {source}: {e.strerror or e}")
-    except (ValueError, EOFError, zipfile.BadZipFile):  # numpy's own text would suggest unsafe loading
-        raise UsageError(f"cannot read {source}: it is not a snapshot file (a numpy .npz of plain arrays)")
+    """The arrays saved at ``iteration`` as a dict, with ``real`` from ``RUN/real.npz`` when the
+    file holds none; one-line UsageError when a file is unreadable or holds neither points
+    [N, 2] nor images [N, C, H, W]."""
+    return read(path(run, kind, iteration))
+
+
+def read(source):
+    """:func:`load` for the file at ``source`` (``RUN/<kind>/iter_NNNNNN.npz``)."""
+    source = Path(source)
+    arrays = _read_npz(source, "snapshot file")
+    where = {"real": source, "fake": source}
+    if "real" not in arrays:  # an image run: its real images are saved once, beside the snapshots' folder
+        where["real"] = source.parent.parent / REAL_FILE
+        if where["real"].is_file():
+            stat = where["real"].stat()
+            arrays["real"] = _real_images(str(where["real"]), stat.st_mtime_ns, stat.st_size)
     for key in ("real", "fake"):
         a = arrays.get(key)
         points, images = a is not None and a.ndim == 2 and a.shape[1] == 2, a is not None and a.ndim == 4
         if not (points or images):
-            raise UsageError(f"{source} has no {key!r} points [N, 2] or images [N, C, H, W]; is it a mixgan run?")
+            raise UsageError(f"{where[key]} has no {key!r} points [N, 2] or images [N, C, H, W]; "
+                             f"is it a mixgan run?")
     return arrays
+
+
+@functools.lru_cache(maxsize=4)
+def _real_images(source, mtime_ns, size):
+    """``real`` of a ``real.npz``, read once for all the snapshots and frames that show it (an
+    animation reads every frame), read-only since callers share it; the file's time and size
+    in the key make a rewritten file read again."""
+    real = _read_npz(Path(source), "file of real images").get("real")
+    if real is not None:
+        real.flags.writeable = False
+    return real
+
+
+def _read_npz(source, what):
+    try:
+        with np.load(source) as z:
+            return {k: z[k] for k in z.files}
+    except OSError as e:
+        raise UsageError(f"cannot read {source}: {e.strerror or e}")
+    except (ValueError, EOFError, zipfile.BadZipFile):  # numpy's own text would suggest unsafe loading
+        raise UsageError(f"cannot read {source}: it is not a {what} (a numpy .npz of plain arrays)")
 
 
 def saved_iterations(folder):

@@ -146,7 +146,7 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
     losses = {name: state[name] for name in ("d_loss", "g_loss")}
     done, window, elapsed = 0, 0, 0.0
     if ckpts:
-        done, window, elapsed = stacked_state.restore_runs(ckpts, gens, fixed_z, fixed_real, losses)
+        done, window, elapsed = stacked_state.restore_runs(ckpts, gens, fixed_z, losses)
     guard.begin(done, resuming)
 
     def iteration():
@@ -216,7 +216,7 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
                 folders.fsync_file(run_folders[r] / "metrics.jsonl")  # the lines it vouches for are on disk first
                 checkpoints.save(run_folders[r], stacked_state.capture_run(
                     r, it, window, time.perf_counter() - start, configs[r], G, D, opt_g, opt_d, like_G, like_D,
-                    gens, fixed_z, fixed_real, losses, G_ema))
+                    gens, fixed_z, losses, G_ema))
             guard.checkpointed(it)
         guard.stop_here(it)  # after Ctrl-C/SIGTERM: every run is checkpointed; stop
     bar.close()

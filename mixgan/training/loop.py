@@ -15,8 +15,8 @@ from mixgan.runs.snapshots import frame_iterations
 from mixgan.training.averaging import start_average, update_average
 from mixgan.training.memory import check_memory
 from mixgan.training.nonfinite import LossWatch
-from mixgan.training.saving import save_frame, save_snapshot
 from mixgan.training import threads
+from mixgan.training.saving import keep_real, save_frame, save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
                                    snapshot_batch, warn)
 
@@ -42,22 +42,23 @@ def train(config, progress=True, resume=None):
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
                          f"got {config.mixup_layer}")
     used = threads.apply(config, device)  # before any tensor work; see threads.py
+    gen = run_generators(config.seed, device)
+    # Drawn before the run folder exists: an image folder decodes these files now, and a damaged one must
+    # stop the run before anything is written.
+    fixed_z, fixed_real = snapshot_batch(config, data, gen["snapshot"], device)
     run = create_run(config, device, used) if resume is None else Path(resume)
 
-    gen = run_generators(config.seed, device)
     G, D = G.to(device), D.to(device)
     opt_g = torch.optim.Adam(G.parameters(), **adam_options(config, device))
     opt_d = torch.optim.Adam(D.parameters(), **adam_options(config, device))
     G_ema = start_average(G) if config.ema else None  # the weight average that only generates
-    fixed_z, fixed_real = snapshot_batch(config, data, gen["snapshot"], device)
     snapshot_at = set(config.snapshot_iterations)
     frame_at = set(frame_iterations(config.frames, config.iterations))  # empty without --frames
 
     B = config.batch_size
     d_chunk = objective.d_batches * B  # real (and fake) points one discriminator step consumes
     sums = {"d_loss": torch.zeros((), device=device), "g_loss": torch.zeros((), device=device)}
-    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, fixed_real=fixed_real, sums=sums,
-                 G_ema=G_ema)
+    state = dict(G=G, D=D, opt_g=opt_g, opt_d=opt_d, streams=gen, fixed_z=fixed_z, sums=sums, G_ema=G_ema)
     watch = LossWatch(device)
 
     with RunGuard([run]) as guard:
@@ -70,6 +71,7 @@ def train(config, progress=True, resume=None):
                 done, window, elapsed = checkpoints.restore(ckpts[0], **state)
                 start -= elapsed
         guard.begin(done, resuming=resume is not None)
+        fixed_real = keep_real(run, fixed_real)  # image runs: once in real.npz, not in every snapshot
 
         def stop_if_bad(it):
             problem = watch.problem(it, G, D)

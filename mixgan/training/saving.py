@@ -22,16 +22,30 @@ def generate_images(G, z, chunk=GENERATE_CHUNK):
     return torch.cat([G(part) for part in z.split(chunk)]).cpu().numpy()
 
 
+def keep_real(run, fixed_real):
+    """Where a run's fixed real batch lives: an image run's images are written once to
+    ``RUN/real.npz`` (unless already there, as when it resumes) and None is returned, so its
+    snapshots and frames hold generated images only; 2D points are returned, to be kept in every
+    snapshot (they are small, and the landscape is drawn around them)."""
+    if fixed_real.ndim != 4:
+        return fixed_real
+    if not (run / snapshots.REAL_FILE).is_file():
+        snapshots.save_real(run, fixed_real)
+    return None
+
+
 @torch.no_grad()
 def sample_arrays(G, D, fixed_z, fixed_real, config, iteration, G_ema=None):
-    """The arrays of one snapshot or frame: the fixed real points or images, G's output on the
-    fixed noise, the iteration, for 2D runs with ``landscape`` D's probability map, and with
-    ``G_ema`` (the weight average, ``--ema``) its output on the same noise as ``fake_ema``."""
-    generate = generate_images if fixed_real.ndim == 4 else (lambda g, z: g(z).cpu().numpy())
-    arrays = {"real": fixed_real, "fake": generate(G, fixed_z), "iteration": iteration}
+    """The arrays of one snapshot or frame: G's output on the fixed noise, the iteration, with
+    ``fixed_real`` (2D points; None for image runs, see :func:`keep_real`) the real points and,
+    with ``landscape``, D's probability map around them, and with ``G_ema`` (the weight average,
+    ``--ema``) its output on the same noise as ``fake_ema``."""
+    generate = generate_images if fixed_real is None else (lambda g, z: g(z).cpu().numpy())
+    arrays = {} if fixed_real is None else {"real": fixed_real}
+    arrays.update(fake=generate(G, fixed_z), iteration=iteration)
     if G_ema is not None:
         arrays["fake_ema"] = generate(G_ema, fixed_z)
-    if config.landscape and fixed_real.ndim != 4:
+    if config.landscape and fixed_real is not None:
         arrays.update(d_landscape(D, fixed_real, config.landscape))
     return arrays
 

@@ -70,25 +70,24 @@ class _Holds:
 
 
 def capture_run(r, iteration, window, elapsed_s, config, G, D, opt_g, opt_d, like_G, like_D, gens, fixed_z,
-                fixed_real, losses, G_ema=None):
+                losses, G_ema=None):
     """Run ``r``'s checkpoint, exactly what ``train()`` would write for that run alone (``G_ema``:
     the stacked weight average of runs with ``ema``)."""
     return checkpoints.capture(
         iteration, window, elapsed_s, config, G=unstack(G, r, like_G), D=unstack(D, r, like_D),
         opt_g=_Holds(single_optimizer_state(opt_g, G, r)), opt_d=_Holds(single_optimizer_state(opt_d, D, r)),
-        streams={name: gs[r] for name, gs in gens.items()}, fixed_z=fixed_z[r], fixed_real=fixed_real[r],
+        streams={name: gs[r] for name, gs in gens.items()}, fixed_z=fixed_z[r],
         sums={name: v[r] for name, v in losses.items()},
         G_ema=None if G_ema is None else unstack(G_ema, r, like_G))
 
 
-def restore_runs(ckpts, gens, fixed_z, fixed_real, losses):
+def restore_runs(ckpts, gens, fixed_z, losses):
     """Put each run's random streams, snapshot noise and loss sums back (weights and optimisers
     are loaded where they are built); returns ``(iteration, window, elapsed_s)``."""
     for r, c in enumerate(ckpts):
         for name, gs in gens.items():
             gs[r].set_state(c["rng"]["streams"][name])
         fixed_z[r].copy_(c["fixed_z"].to(fixed_z[r].device))
-        fixed_real[r][...] = c["fixed_real"].numpy()
         for name, v in losses.items():
             v[r] = c["sums"][name].to(v.device)
     return ckpts[0]["iteration"], ckpts[0]["window"], ckpts[0]["elapsed_s"]

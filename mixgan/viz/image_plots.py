@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from mixgan.runs import snapshots
 from mixgan.viz.plots import plt, save_figure
 
 GRID_IMAGES = 64  # images shown per grid (8 x 8), taken from the front of the fixed batch
@@ -70,7 +71,9 @@ def image_snapshot_figure(real, fake, title=None, limit=GRID_IMAGES):
 
 
 def draw_image_snapshot(npz_path, png_path, title=None, limit=GRID_IMAGES):
-    """The picture of one image snapshot from its saved arrays: real images left, generated right."""
-    with np.load(npz_path) as z:
-        real, fake = z["real"], z["fake"]
+    """The picture of one image snapshot from its saved arrays (the real images from the run's
+    ``real.npz``, or from the snapshot itself in older runs): real images left,
+    generated right."""
+    z = snapshots.read(npz_path)
+    real, fake = z["real"], z["fake"]
     save_figure(image_snapshot_figure(real, fake, title, limit), png_path)

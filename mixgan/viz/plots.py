@@ -9,7 +9,7 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from mixgan.evaluation.toy_metrics import frame_limits  # noqa: E402
-from mixgan.runs import folders  # noqa: E402
+from mixgan.runs import folders, snapshots  # noqa: E402
 
 REAL_COLOR = "tab:blue"
 FAKE_COLOR = "tab:orange"
@@ -103,9 +103,9 @@ def points_figure(real, fake, title=None, landscape=None, size=3.2, dpi=120):
 def snapshot_figure(npz_path, title=None):
     """The picture of one snapshot from its saved arrays: a scatter plot of points (over D's
     landscape when saved), or real and generated image grids side by side."""
-    with np.load(npz_path) as z:
-        real, fake = z["real"], z["fake"]
-        landscape = (z["landscape"], z["landscape_limits"]) if "landscape" in z else None
+    z = snapshots.read(npz_path)  # an image run's real images come from its real.npz
+    real, fake = z["real"], z["fake"]
+    landscape = (z["landscape"], z["landscape_limits"]) if "landscape" in z else None
     if real.ndim == 4:
         from mixgan.viz.image_plots import image_snapshot_figure  # it imports this module
         return image_snapshot_figure(real, fake, title)
