@@ -20,6 +20,7 @@ loop (one plain eager run at a time, as the authors' code is written) on the sam
 (FLOPs of every matrix product counted, divided by ``--peak-tflops``).
 """
 import argparse
+import os
 from collections import Counter
 import statistics
 import tempfile
@@ -154,6 +155,8 @@ def main():
     clock = CLOCK[a.clock]
     if a.threads:
         torch.set_num_threads(a.threads)
+    from mixgan.training.threads import cpu_description
+    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {a.device}, {a.clock} clock")
     cpu_table([int(w) for w in a.widths.split(",")], [int(r) for r in a.runs.split(",")], a.short, a.long,
               a.repeats, a.device)

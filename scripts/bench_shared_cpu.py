@@ -18,7 +18,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -32,17 +31,6 @@ def spin():
     os.nice(0)
     while True:
         pass
-
-
-def cpu_model():
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine(), ""
-    model = next((l.split(":", 1)[1].strip() for l in info.splitlines() if l.startswith("model name")), "?")
-    flags = next((l.split(":", 1)[1].split() for l in info.splitlines() if l.startswith("flags")), [])
-    vector = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags)
-    return model, vector
 
 
 def ms_per_iteration(width, threads, out):
@@ -73,8 +61,8 @@ def main(argv=None):
     parser.add_argument("--busy", type=int, default=2, help="busy processes beside the run (default 2)")
     args = parser.parse_args(argv)
     widths = [int(w) for w in args.widths.split(",")]
-    model, vector = cpu_model()
-    print(f"CPU: {model} ({vector}); {os.cpu_count()} cores; load average before: "
+    from mixgan.training.threads import cpu_description
+    print(f"CPU: {cpu_description()}; {os.cpu_count()} cores; load average before: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:

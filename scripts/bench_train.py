@@ -16,6 +16,7 @@ of the matrix products one mixgan iteration needs, each shape timed alone on thi
 Runs are interleaved (mixgan, demo, floor; repeated) and the median of each is reported.
 """
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -125,6 +126,8 @@ def main():
     p.add_argument("--breakdown", type=int, default=0, metavar="N",
                    help="also profile N iterations of each objective and print where the time goes")
     a = p.parse_args()
+    from mixgan.training.threads import cpu_description
+    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
     print(f"device {a.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"figure5 preset (width 512, depth 3, batch 128, 5 D steps)")
     print(f"{'objective':<10}{'mixgan ms/it':>14}{'demo ms/it':>12}{'speed-up':>10}"

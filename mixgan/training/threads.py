@@ -143,3 +143,16 @@ def describe(config):
     """The choice for ``config`` as the commands print it."""
     threads, reason = choose(config)
     return f"{threads} CPU thread(s) per run ({reason}; --threads N to choose)"
+
+
+def cpu_description():
+    """The CPU's model name and its vector extensions, as benchmarks print them beside a figure."""
+    import platform
+    try:
+        info = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "unknown CPU")
+    flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    vector = [f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
+    return f"{model} ({' '.join(vector) or 'no AVX2'})"
