@@ -52,3 +52,24 @@ def assert_refused(capsys, argv, words, out):
     err = capsys.readouterr().err
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def crash_at_generator_step(monkeypatch, objective, step):
+    """Make ``objective``'s generator loss raise RuntimeError("simulated crash") at its ``step``-th call
+    (a crash in the middle of a run, after some checkpoints). ``monkeypatch.undo()`` puts it back."""
+    from mixgan import objectives
+    build = objectives.OBJECTIVES[objective]
+    calls = {"n": 0}
+
+    def crashing(c):
+        obj = build(c)
+        inner = obj.g_loss
+
+        def g_loss(D, fake):
+            calls["n"] += 1
+            if calls["n"] == step:
+                raise RuntimeError("simulated crash")
+            return inner(D, fake)
+        obj.g_loss = g_loss
+        return obj
+    monkeypatch.setitem(objectives.OBJECTIVES, objective, crashing)

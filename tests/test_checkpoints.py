@@ -1,4 +1,4 @@
-"""Checkpoint files (issue 7): round trip, the newest two kept, damaged files refused with one
+"""Checkpoint files: round trip, the newest two kept, damaged files refused with one
 line, resume falling back past a damaged newest file, and NaN/Inf stopping a run."""
 import hashlib
 import io

@@ -1,4 +1,4 @@
-"""Hostile and odd input (issue 7): property tests over the config and the CLI, sizes that
+"""Hostile and odd input: property tests over the config and the CLI, sizes that
 would exhaust memory, odd paths, read-only and full disks. Bad input is exit status 2 with
 one line, and never changes an existing run."""
 import errno

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import tiny_config
+from conftest import crash_at_generator_step, tiny_config
 from mixgan import load_run, resume, train
 from mixgan.commands.main import main
 from mixgan.data.image_folder import FolderImageData
@@ -154,25 +154,10 @@ def test_a_folder_data_set_holds_paths_not_pixels(big_folder):
 
 
 def test_a_folder_run_trains_and_resumes_bitwise(big_folder, tmp_path, monkeypatch):
-    from mixgan import objectives
     config = tiny_config(out=str(tmp_path), data=f"folder:{big_folder}", image_size=8, width=4, batch_size=8,
                          d_steps=1, snapshot_size=16, iterations=8, log_every=2, checkpoint_every=3, snapshots=(4, 8))
     reference = train(config, progress=False)
-    build = objectives.OBJECTIVES["mixup"]
-    calls = {"n": 0}
-
-    def crashing(c):
-        obj = build(c)
-        inner = obj.g_loss
-
-        def g_loss(D, fake):
-            calls["n"] += 1
-            if calls["n"] == 7:
-                raise RuntimeError("simulated crash")
-            return inner(D, fake)
-        obj.g_loss = g_loss
-        return obj
-    monkeypatch.setitem(objectives.OBJECTIVES, "mixup", crashing)
+    crash_at_generator_step(monkeypatch, "mixup", 7)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, progress=False)
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""Comparisons of the objectives themselves (issue 4): does mixup make the discriminator smoother?
+"""Comparisons of the objectives themselves: does mixup make the discriminator smoother?
 
 Section 3.7 of Zhang et al. (ICLR 2018) argues that mixup regularises D's gradients. These
 tests check the measurable part of that claim at sizes CI can afford, asserting only what

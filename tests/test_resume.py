@@ -1,4 +1,4 @@
-"""Exact resume (issue 7): killed with SIGKILL, interrupted with SIGINT/SIGTERM or crashed, a
+"""Exact resume: killed with SIGKILL, interrupted with SIGINT/SIGTERM or crashed, a
 resumed CPU run ends bitwise where the same run left alone ends, with the same metrics lines."""
 import json
 import os
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import tiny_config
+from conftest import crash_at_generator_step, tiny_config
 from mixgan import objectives
 from mixgan.runs import status
 from mixgan.commands.main import main
@@ -189,21 +189,7 @@ def test_in_process_interrupt_and_resume_matches_uninterrupted(tmp_path, monkeyp
 def test_crash_mid_run_is_recorded_and_resumable(tmp_path, monkeypatch):
     config = tiny_config(out=str(tmp_path), iterations=30, checkpoint_every=10, snapshots=(30,))
     reference = train(config, progress=False)
-    real = objectives.OBJECTIVES["mixup"]
-    n = {"calls": 0}
-
-    def crashing(c):
-        obj = real(c)
-        inner = obj.g_loss
-
-        def g_loss(D, fake):
-            n["calls"] += 1
-            if n["calls"] == 24:
-                raise RuntimeError("simulated crash")
-            return inner(D, fake)
-        obj.g_loss = g_loss
-        return obj
-    monkeypatch.setitem(objectives.OBJECTIVES, "mixup", crashing)
+    crash_at_generator_step(monkeypatch, "mixup", 24)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(config, progress=False)
     run = sorted(tmp_path.glob("0*"))[1]

@@ -1,4 +1,4 @@
-"""Run status (issue 7): what status.json says through a run's life, and require_finished, the
+"""Run status: what status.json says through a run's life, and require_finished, the
 check that compare, figure5 --from, plot and animate make before reading a run."""
 import json
 

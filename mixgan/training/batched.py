@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from mixgan.data import DATASETS, make_data
 from mixgan.errors import UsageError
@@ -182,7 +182,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
 
     step = cuda_graph.Stepper(iteration, graph, [gens[name] for name in ("noise", "data", "objective")], device)
     start = time.perf_counter() - elapsed
-    bar = tqdm(total=c0.iterations, initial=done, disable=not progress, unit="it", dynamic_ncols=True,
+    # disable=None: no bar when standard error is not a terminal (a log gets the result line only)
+    bar = tqdm(total=c0.iterations, initial=done, disable=None if progress else True, unit="it", dynamic_ncols=True,
                mininterval=0.5, desc=f"{R} runs")
 
     def check(it):

@@ -3,7 +3,7 @@ import time
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from mixgan.data import make_data
 from mixgan.errors import UsageError
@@ -79,7 +79,8 @@ def train(config, progress=True, resume=None):
                 guard.fail(0, problem)
                 raise guard.failure()
 
-        bar = tqdm(total=config.iterations, initial=done, disable=not progress, unit="it", dynamic_ncols=True,
+        # disable=None: no bar when standard error is not a terminal (a log gets the result line only)
+        bar = tqdm(total=config.iterations, initial=done, disable=None if progress else True, unit="it", dynamic_ncols=True,
                    mininterval=0.5)
         for it in range(done + 1, config.iterations + 1):
             # Discriminator steps. G is fixed while they run, so every fake they need comes from
