@@ -15,6 +15,7 @@ from pathlib import Path
 from mixgan.config import label_overrides, load_run_config, make_config
 from mixgan.errors import RunInterrupted, UsageError
 from mixgan.evaluation.tables import run_key, varying_settings
+from mixgan.experiments.progress import RunBars
 from mixgan.experiments.summary import write_summary
 from mixgan.runs import checkpoints, folders, status
 from mixgan.training import resolve_device, resume, train, train_batched
@@ -82,7 +83,10 @@ def sweep(configs, max_runs=None, out=None, progress=True, log=print):
     batches = plan_batches(configs, max_runs, batch_budget(resolve_device(configs[0].device)))
     # The whole plan, written first, so that a resume can also start the runs a stop kept from starting.
     folders.atomic_write_json(folder / PLAN, {"max_runs": max_runs, "runs": [c.to_dict() for b in batches for c in b]})
-    run_folders = train_batches(batches, progress=progress, sweep_folder=folder)
+    # One overall bar and one per run (they read each run's metrics.jsonl), in place of a bar per batch.
+    label = lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}"  # noqa: E731
+    with RunBars([(c, None) for c in configs], label, progress) as bars:
+        run_folders = train_batches(batches, progress=progress and not bars.enabled, sweep_folder=folder)
     summarise(folder, run_folders, log)
     return folder
 
