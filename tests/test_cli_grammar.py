@@ -125,3 +125,15 @@ def test_figure5_dry_run_prints_the_plan_and_creates_nothing(tmp_path, capsys, m
     out = capsys.readouterr().out
     assert "figure5: 4 run(s) × 12 iterations" in out and "ms/iteration" in out and "CPU thread" in out
     assert not (tmp_path / "o").exists()
+
+
+def test_resume_takes_how_it_runs_but_no_training_option(tmp_path, capsys):
+    tiny = ["--iterations", "2", "--width", "8", "--depth", "1", "--batch-size", "8", "--snapshot-size", "16",
+            "--snapshots", "2", "--quiet"]
+    assert main(["compare", "--objectives", "standard", "--datasets", "ring", "--seeds", "0", "--out", str(tmp_path),
+                 *tiny]) == 0
+    folder = next(tmp_path.iterdir())
+    assert main(["compare", "--resume", str(folder), "--jobs", "2", "--threads", "1", "--quiet"]) == 0
+    assert main(["compare", "--resume", str(folder), "--width", "4"]) == 2
+    assert "cannot be combined with --resume" in capsys.readouterr().err
+    assert main(["compare", "--resume", str(folder), "--jobs", "0"]) == 2

@@ -21,7 +21,8 @@ def add_arguments(parser):
     parser.add_argument("--seeds", metavar="LIST", default=None,
                         help=f"comma-separated seeds, one run per seed, dataset and label (default {DEFAULT_SEEDS}; "
                              "with --from: every seed found)")
-    parser.add_argument("--jobs", type=whole_number, default=1, help="runs trained in parallel processes (default 1)")
+    parser.add_argument("--jobs", type=whole_number, default=None,
+                        help="runs trained in parallel processes (default 1; with --resume, the stopped comparison's)")
     parser.add_argument("--from", dest="from_paths", metavar="PATHS",
                         help="re-tabulate finished runs instead of training: comma-separated run folders or "
                              "folders of runs; the tables go to a new numbered folder under --out")
@@ -46,7 +47,8 @@ def run(args):
             plan = comparisons.read_plan(args.resume)
             print(f"compare: {len(plan['runs'])} runs planned in {args.resume}")
             return 0
-        folder = comparisons.resume_compare(args.resume, log=log, progress=not args.quiet)
+        jobs = positive_count(args.jobs, "--jobs") if args.jobs is not None else None
+        folder = comparisons.resume_compare(args.resume, jobs=jobs, log=log, progress=not args.quiet)
         print(one_line(f"comparison folder: {folder}"))
         return 0
     default = args.from_paths is None  # with --from, names given act as filters
@@ -60,7 +62,7 @@ def run(args):
         if not is_known_dataset(d):
             raise UsageError(f"unknown dataset {d!r}; choose from: {', '.join(dataset_names())}")
     seeds = seed_list(args.seeds) if args.seeds is not None else None
-    positive_count(args.jobs, "--jobs")
+    jobs = positive_count(args.jobs if args.jobs is not None else 1, "--jobs")
     overrides = given_options(args, skip=_RUN_ONLY)
     if args.from_paths:
         given = sorted(set(overrides) - {"out"}) + (["--config"] if args.config else [])
@@ -78,10 +80,10 @@ def run(args):
         overrides.setdefault("snapshot_size", comparisons.PROTOCOL_SAMPLES)
         configs = comparisons.plan_runs(labels, datasets, seeds or seed_list(DEFAULT_SEEDS), overrides, args.config)
         if not args.quiet or args.dry_run:
-            print(plan_line(configs, args.jobs))
+            print(plan_line(configs, jobs))
         if args.dry_run:
             return 0
-        folder = comparisons.compare(configs, args.jobs, log=log, meta={"overrides": overrides},
+        folder = comparisons.compare(configs, jobs, log=log, meta={"overrides": overrides},
                                      progress=not args.quiet)
     print(one_line(f"comparison folder: {folder}"))
     return 0

@@ -55,10 +55,15 @@ def main(argv=None):
         if args.command is None:
             build_parser().print_help()
             return 2
-        if getattr(args, "threads", None) is not None:
-            from mixgan.training import threads
-            threads.request(args.threads)
-        return command_module(args.command).run(args)
+        if getattr(args, "threads", None) is None:
+            return command_module(args.command).run(args)
+        from mixgan.training import threads
+        before = threads.requested()
+        threads.request(args.threads)
+        try:
+            return command_module(args.command).run(args)
+        finally:  # main() may be called again in this process (tests, notebooks)
+            threads.request(before)
     except UsageError as e:
         print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
         return 2
