@@ -117,17 +117,23 @@ def test_text_problems_finds_clipped_and_overlapping_text():
     assert "overlap: 'one' and 'two'" in found
 
 
-# ------------------------------------------------------------- point pictures
-@pytest.mark.parametrize("landscape", [0, 16])
-def test_snapshot_picture(tmp_path, landscape):
-    run = fake_run(tmp_path, "00002-ring-standard-s0", snapshots=(300,), landscape=landscape)
-    fig = snapshot_figure(run / "snapshots" / "iter_000300.npz", "standard · ring · iteration 300")
+def assert_readable_points(fig, landscape):
+    """No clipped or overlapping text, a legend for the points, and a colour bar exactly when D's
+    landscape is drawn."""
     assert text_problems(fig) == []
     assert_points_legend(fig)
     if landscape:
         assert_landscape_colorbar(fig)
     else:
         assert colorbars(fig) == []
+
+
+# ------------------------------------------------------------- point pictures
+@pytest.mark.parametrize("landscape", [0, 16])
+def test_snapshot_picture(tmp_path, landscape):
+    run = fake_run(tmp_path, "00002-ring-standard-s0", snapshots=(300,), landscape=landscape)
+    fig = snapshot_figure(run / "snapshots" / "iter_000300.npz", "standard · ring · iteration 300")
+    assert_readable_points(fig, landscape)
 
 
 def test_samples_picture(tmp_path):
@@ -142,12 +148,7 @@ def test_samples_picture(tmp_path):
 def test_figure5_picture(tmp_path, snapshots, landscape):
     cells = figure5_runs(four_runs(tmp_path, snapshots=snapshots, landscape=landscape))
     fig, _ = figure5_figure(cells, NOTE, landscape=bool(landscape))
-    assert text_problems(fig) == []
-    assert_points_legend(fig)
-    if landscape:
-        assert_landscape_colorbar(fig)
-    else:
-        assert colorbars(fig) == []
+    assert_readable_points(fig, landscape)
     assert " ".join(s for s, _ in drawn_texts(fig) if "reduced" in s or "iterations)" in s).split() == NOTE.split()
 
 
@@ -157,12 +158,7 @@ def test_run_grid_picture(tmp_path, landscape):
                               landscape=8, seed=i))
             for i, (d, o) in enumerate((d, o) for d in ("grid", "ring") for o in ("standard", "mixup"))]
     fig, _ = run_grid_figure(runs, landscape=landscape, title="four runs")
-    assert text_problems(fig) == []
-    assert_points_legend(fig)
-    if landscape:
-        assert_landscape_colorbar(fig)
-    else:
-        assert colorbars(fig) == []
+    assert_readable_points(fig, landscape)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
