@@ -1,8 +1,14 @@
+import os
 import signal
 
 import pytest
 import torch
 from hypothesis import settings
+
+# One thread for every run the suite trains, here and in the processes it starts: the thread policy
+# would follow the machine's load, and a thread count changes float rounding, so same-seed
+# comparisons would depend on what else runs. tests/test_threads.py tests the policy itself.
+os.environ["MIXGAN_THREADS"] = "1"
 
 # A shell that starts the suite in the background (`make test &`) hands it SIGINT ignored, and
 # every process the tests start would inherit that. The suite runs as if started in a terminal.

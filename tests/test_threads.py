@@ -16,6 +16,7 @@ def fresh_policy(monkeypatch):
     saved = torch.get_num_threads()
     monkeypatch.setattr(threads, "_requested", None)
     monkeypatch.setattr(threads, "_cap", None)
+    monkeypatch.delenv("MIXGAN_THREADS", raising=False)
     yield
     torch.set_num_threads(saved)
 
@@ -102,3 +103,21 @@ def test_compare_workers_stay_within_their_share(tmp_path, monkeypatch):
                 if (p / "config.json").is_file()]
     # large enough for threads, so only the share of two CPUs between two workers holds them at one
     assert len(recorded) == 2 and all(r["threads"] == 1 and "1 usable CPU" in r["threads_reason"] for r in recorded)
+
+
+def test_the_environment_requests_threads_and_resumed_runs_keep_theirs(tmp_path, monkeypatch):
+    config = make_config(dict(data="ring", width=512, batch_size=128))
+    monkeypatch.setattr(threads, "usable_cpus", lambda: 2)
+    monkeypatch.setattr(threads, "busy_elsewhere", lambda: 0)
+    monkeypatch.setenv("MIXGAN_THREADS", "3")
+    assert threads.choose(config) == (3, "as MIXGAN_THREADS requests")
+    monkeypatch.setenv("MIXGAN_THREADS", "many")
+    from mixgan.errors import UsageError
+    with pytest.raises(UsageError, match="MIXGAN_THREADS must be a whole number >= 1"):
+        threads.choose(config)
+    monkeypatch.delenv("MIXGAN_THREADS")
+    (tmp_path / "config.json").write_text(json.dumps({"recorded": {"threads": 1}}))
+    assert threads.choose(config, recorded=threads.recorded_threads(tmp_path))[0] == 1  # not the 2 it would take
+    assert threads.choose(config)[0] == 2
+    (tmp_path / "config.json").write_text("{damaged")
+    assert threads.recorded_threads(tmp_path) is None

@@ -99,7 +99,8 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     device = prepare_device(c0.device)
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
-    used = threads.apply(c0, device, runs=len(configs))  # the runs share their matrix products: one choice for the batch
+    # The runs share their matrix products: one choice for the batch (a resumed batch keeps its own).
+    used = threads.apply(c0, device, runs=len(configs), resume=resume[0] if resume else None)
     run_folders = [create_run(c, device, used) for c in configs] if resume is None else [Path(run) for run in resume]
     with RunGuard(run_folders) as guard:
         return _train(configs, run_folders, guard, device, datas, objective, progress, cuda_graph, resume is not None)

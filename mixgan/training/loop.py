@@ -41,7 +41,7 @@ def train(config, progress=True, resume=None):
     if config.mixup_layer > D.hidden_layers:  # the conv D's depth is known only once it is built
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
                          f"got {config.mixup_layer}")
-    used = threads.apply(config, device)  # before any tensor work; see threads.py
+    used = threads.apply(config, device, resume=resume)  # before any tensor work; see threads.py
     gen = run_generators(config.seed, device)
     # Drawn before the run folder exists: an image folder decodes these files now, and a damaged one must
     # stop the run before anything is written.

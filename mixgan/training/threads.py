@@ -11,7 +11,12 @@ docs/BENCHMARKS.md). The policy therefore uses
 - otherwise the CPUs this process may really use (its affinity mask and its cgroup's CPU quota,
   not the host's count) less those other processes keep busy (the load average, bounded by the
   processes running right now), and at least one,
-- or exactly what the user asked for (``--threads N``, :func:`request`).
+- or exactly what the user asked for (``--threads N``, :func:`request`, or the environment
+  variable ``MIXGAN_THREADS``, which the test suite sets so that its runs do not depend on the load).
+
+A thread count changes float rounding, not the algorithm, so two runs of one seed under different
+load can differ in the last bits. A resumed run therefore keeps the count its ``config.json``
+records, so that resuming stays bitwise exact; ``--threads N`` gives bitwise reruns across loads.
 
 The choice is made when a run starts and recorded in the run's ``config.json`` under
 ``recorded``; the commands print it (:func:`describe`) before they train. Worker processes of ``compare`` and ``figure5`` are capped
@@ -116,10 +121,30 @@ def work_size(config, runs=1):
     return runs * 2 * config.batch_size * config.width * config.width  # real and generated rows at once
 
 
-def choose(config, runs=1):
-    """``(threads, reason)`` for ``runs`` runs of ``config`` trained together on the CPU."""
+def from_environment():
+    """``MIXGAN_THREADS`` as a whole number >= 1, or None when unset."""
+    text = os.environ.get("MIXGAN_THREADS", "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from mixgan.errors import UsageError
+        raise UsageError(f"MIXGAN_THREADS must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def choose(config, runs=1, recorded=None):
+    """``(threads, reason)`` for ``runs`` runs of ``config`` trained together on the CPU;
+    ``recorded``: the count a resumed run was trained with."""
     if _requested is not None:
         return _requested, "as requested"
+    if from_environment() is not None:
+        return from_environment(), "as MIXGAN_THREADS requests"
+    if recorded:
+        return int(recorded), "as the run was started with (a resumed run keeps its threads)"
     usable = usable_cpus()
     size = work_size(config, runs)
     if size is not None and size < SMALL_WORK:
@@ -129,14 +154,27 @@ def choose(config, runs=1):
     return threads, f"{usable} usable CPU(s), about {busy} busy with other work"
 
 
-def apply(config, device, runs=1):
+def apply(config, device, runs=1, resume=None):
     """Set torch's threads for a run of ``config`` on ``device``; returns what config.json records."""
     import torch
     if device.type != "cpu":
         return {"threads": torch.get_num_threads()}
-    threads, reason = choose(config, runs)
+    threads, reason = choose(config, runs, recorded_threads(resume))
     torch.set_num_threads(threads)
     return {"threads": threads, "threads_reason": reason}
+
+
+def recorded_threads(run):
+    """The thread count ``run``'s config.json records (None for a new run or an older folder)."""
+    if run is None:
+        return None
+    import json
+    try:
+        recorded = json.loads((Path(run) / "config.json").read_text()).get("recorded", {})
+        threads = recorded.get("threads") if isinstance(recorded, dict) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return threads if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 else None
 
 
 def describe(config):
