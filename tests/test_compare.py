@@ -92,7 +92,7 @@ def test_from_fills_in_sample_metrics_of_old_runs(tmp_path):
 def test_plan_labels_and_protocol_sample_count(monkeypatch, tmp_path):
     seen = {}
 
-    def capture(configs, jobs, log, progress):
+    def capture(configs, jobs, log, progress, again=None):
         from mixgan.evaluation.tables import run_key
         seen.update({run_key(c.to_dict()): c for c in configs})
         raise UsageError("stop here")

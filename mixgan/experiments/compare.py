@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 from mixgan.config import label_overrides, make_config, read_run_config
-from mixgan.errors import RunInterrupted, UsageError
+from mixgan.errors import UsageError
 from mixgan.evaluation.tables import run_key
 from mixgan.experiments.summary import write_summary
-from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, train_all
+from mixgan.experiments.workers import AGAIN, config_key, cpu_cores, plan_tasks, train_all
 from mixgan.runs import folders, status
 from mixgan.runs.reader import find_runs
 
@@ -30,7 +30,7 @@ def plan_runs(labels, datasets, seeds, overrides=None, config_file=None):
             for seed in seeds for data in datasets for label in labels]
 
 
-def train_or_reuse(configs, jobs=1, log=print, progress=False):
+def train_or_reuse(configs, jobs=1, log=print, progress=False, again=AGAIN):
     """Run folders for every config, in order: a finished identical run in the config's folder is
     kept, a stopped one resumed from its checkpoint, and the rest trained (in ``jobs`` parallel
     processes), with progress shown while they train."""
@@ -43,7 +43,7 @@ def train_or_reuse(configs, jobs=1, log=print, progress=False):
             f"{len(todo) - resumed} to train")
     label = lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}"  # noqa: E731
     trained = train_all(tasks, min(jobs, len(tasks)), max(1, cpu_cores() // jobs), log=log, label=label,
-                        progress=progress)
+                        progress=progress, again=again)
     for i, (path, _) in zip(todo, trained):
         found[i] = path
     return found
@@ -119,11 +119,8 @@ def read_plan(folder):
 
 
 def _train_and_tabulate(folder, configs, jobs, log, meta, progress):
-    try:
-        run_folders = train_or_reuse(configs, jobs, log, progress)
-    except RunInterrupted as stop:  # the comparison goes on from its folder, not by starting anew
-        said = stop.message.split("; run the same command")[0].split("; resume")[0]
-        raise RunInterrupted(f"{said}; resume with: mixgan compare --resume {folder}", stop.exit_code) from None
+    # A stopped comparison goes on from its folder, not by starting anew.
+    run_folders = train_or_reuse(configs, jobs, log, progress, again=f"resume with: mixgan compare --resume {folder}")
     keyed = {run_key(c.to_dict()): run for c, run in zip(configs, run_folders)}
     log(write_summary(folder, keyed, meta or {}))
     return folder

@@ -63,7 +63,7 @@ def train_runs(configs, log=print, progress=False, dry_run=False):
     cores = cpu_cores()
     workers = min(cores, len(tasks)) if on_cpu and cores >= 2 else 1
     threads = max(1, cores // max(1, workers))
-    if tasks and (dry_run or log is not None):
+    if tasks:
         from mixgan.experiments.estimate import plan_line, seconds_per_iteration
         from mixgan.training import threads as thread_policy
         per_it = seconds_per_iteration(tasks[0][0], threads=threads)

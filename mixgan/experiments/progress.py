@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+from mixgan.config import read_run_config
+from mixgan.errors import UsageError
 from mixgan.experiments.workers import config_key
 
 POLL_SECONDS = 1.0
@@ -89,11 +91,9 @@ class RunBars:
                 continue
             for run in children:
                 try:
-                    values = json.loads((run / "config.json").read_text())
-                except (OSError, ValueError):
+                    self._keys_of[run] = config_key(read_run_config(run))
+                except UsageError:
                     continue  # being written: seen at the next poll
-                values.pop("recorded", None)
-                self._keys_of[run] = config_key(values)
                 if self._keys_of[run] in self.bars:
                     self._runs.setdefault(self._keys_of[run], run)
 

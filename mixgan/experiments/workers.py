@@ -97,21 +97,25 @@ def _run_one(config, resume_folder, parent):
     return None, time.perf_counter() - start, True
 
 
-def train_all(tasks, workers=1, threads=1, log=print, label=str, progress=False):
+AGAIN = "run the same command again to resume them"  # what a stopped command says to do next
+
+
+def train_all(tasks, workers=1, threads=1, log=print, label=str, progress=False, again=AGAIN):
     """Train ``tasks`` (``(config, resume folder or None)``), ``workers`` at a time in worker
     processes with ``threads`` torch threads each, or in this process when ``workers`` is 1.
     ``progress``: an overall bar and a bar per run on a terminal (one line per finished run
     otherwise, through ``log``). Returns ``[(run folder, seconds)]`` in the order given;
-    RunInterrupted when stopped, saying to run the same command again (which resumes them)."""
+    RunInterrupted when stopped, ending with ``again``: how to go on (by default, run the same
+    command again, which resumes the stopped runs)."""
     from mixgan.experiments.progress import RunBars
     with RunBars(tasks, label, progress and log is not None) as bars:
         say = bars.write if bars.enabled and log is print else log
         if workers <= 1 or len(tasks) <= 1:
-            return _in_this_process(tasks, say, label)
-        return _in_workers(tasks, workers, threads, say, label)
+            return _in_this_process(tasks, say, label, again)
+        return _in_workers(tasks, workers, threads, say, label, again)
 
 
-def _in_this_process(tasks, log, label):
+def _in_this_process(tasks, log, label, again):
     from mixgan.training import resume, train
     results = []
     for config, folder in tasks:
@@ -119,14 +123,13 @@ def _in_this_process(tasks, log, label):
         try:
             path = resume(folder, progress=False)[0] if folder else train(config, progress=False)
         except RunInterrupted as stop:
-            raise RunInterrupted(f"{stop.message.split('; resume')[0]}; run the same command again to resume "
-                                 f"it", stop.exit_code) from None
+            raise RunInterrupted(f"{stop.message.split('; resume')[0]}; {again}", stop.exit_code) from None
         results.append((Path(path), time.perf_counter() - start))
         log(f"  {label(config)}: {results[-1][1]:.0f} s  → {path}")
     return results
 
 
-def _in_workers(tasks, workers, threads, log, label):
+def _in_workers(tasks, workers, threads, log, label, again):
     """The pool's parent: results as they come; on a signal (noted by a flag, never raised inside
     the pool's machinery) no queued run starts, each worker is asked once to stop, and the
     parent waits for them; a second signal stops the workers at once."""
@@ -165,10 +168,10 @@ def _in_workers(tasks, workers, threads, log, label):
     if signals or failed is not None:
         if isinstance(failed, BrokenProcessPool):
             raise RunInterrupted("a worker process ended before its runs did; every run still training was "
-                                 "checkpointed; run the same command again to resume them", 1) from None
+                                 f"checkpointed; {again}", 1) from None
         first = signals[0] if signals else signal.SIGINT
-        raise RunInterrupted(f"interrupted by {first.name}: every run still training was checkpointed; run the "
-                             f"same command again to resume them", EXIT_CODES[first]) from None
+        raise RunInterrupted(f"interrupted by {first.name}: every run still training was checkpointed; {again}",
+                             EXIT_CODES[first]) from None
     return results
 
 

@@ -141,8 +141,9 @@ def choose(config, runs=1, recorded=None):
     ``recorded``: the count a resumed run was trained with."""
     if _requested is not None:
         return _requested, "as requested"
-    if from_environment() is not None:
-        return from_environment(), "as MIXGAN_THREADS requests"
+    asked = from_environment()
+    if asked is not None:
+        return asked, "as MIXGAN_THREADS requests"
     if recorded:
         return int(recorded), "as the run was started with (a resumed run keeps its threads)"
     usable = usable_cpus()
