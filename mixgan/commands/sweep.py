@@ -22,7 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, batches, estimated time) and exit")
     parser.add_argument("--resume", metavar="SWEEP_DIR", help="finish a stopped sweep: its unfinished runs go on "
                         "from their last checkpoints, batched again where they can be; then the summary is written")
-    parser.add_argument("--executor", choices=("in-process", "ray"), default=None,
+    parser.add_argument("--executor", choices=("in-process", "ray"), default=None, metavar="{in-process,ray}",
                         help="what trains the batches: in-process, one after another in this process (the default), "
                              "or ray, each batch a task on a Ray cluster (pip install 'mixgan[ray]'; docs/SCALING.md)")
     parser.add_argument("--address", metavar="ADDRESS", default=None,

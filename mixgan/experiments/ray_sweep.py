@@ -30,6 +30,7 @@ from mixgan.experiments.sweep import finish, run_label
 INSTALL = "--executor ray needs Ray, which is not installed: pip install 'mixgan[ray]'"
 RETRIES = 3  # a task whose worker process dies is run again up to this many times
 CONNECT_SECONDS = 5  # ray.init retries an unreachable address for minutes: look first, this long
+CANCEL_SECONDS = 60  # how long a cancelled task may take to end
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -201,8 +202,16 @@ class RayExecutor:
 
     @staticmethod
     def _cancel(ray, pending):
+        """Stop every task still pending or running (a running one's worker is killed: its runs keep
+        their last checkpoints), and wait until they have ended, so that their runs' locks are free
+        for a resume."""
         for ref in pending:
             try:
                 ray.cancel(ref, force=True)
             except Exception:  # already finished or already gone: nothing left to stop
+                pass
+        for ref in pending:
+            try:
+                ray.get(ref, timeout=CANCEL_SECONDS)
+            except Exception:  # cancelled, as asked (or ended otherwise): its end is all we wait for
                 pass
