@@ -154,3 +154,11 @@ def test_an_unreachable_address_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"mixgan: error: cannot reach a Ray cluster at 127.0.0.1:{port}") and err.count("\n") == 1
     assert not (tmp_path / "o").exists() and ray.is_initialized() == was  # nothing made, no Ray started
+
+
+def test_a_task_no_node_could_run_is_refused_before_anything_is_made(local_ray, tmp_path, capsys):
+    assert main(["sweep", "--executor", "ray", "--threads", "3", "--seeds", "0", "--out", str(tmp_path / "o"),
+                 *TINY_ARGS]) == 2  # the module's Ray has 2 CPUs
+    err = capsys.readouterr().err
+    assert "asks Ray for 3 CPU" in err and "no node of the cluster has" in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()

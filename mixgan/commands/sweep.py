@@ -73,6 +73,8 @@ def run(args):
     batches = sweeps.plan_batches(configs, max_runs, batch_budget(device))
     sweeps.check_plan(batches)  # refused before any training
     with connected:
+        if chosen is not None and not args.dry_run:  # a task no node could run is refused before any work
+            chosen.check([(b, None) for b in batches])
         if not args.quiet or args.dry_run:
             from mixgan.experiments.estimate import duration, seconds_per_iteration
             largest = max(batches, key=len)

@@ -100,6 +100,21 @@ def resources(configs, device, threads=None):
     return {"num_cpus": threads or 1, "memory": len(configs) * estimate_bytes(c, shape)}
 
 
+def check_fits(ray, asks):
+    """Refuse a task no node of the cluster could run: Ray would hold it pending for ever."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    keys = {"num_cpus": "CPU", "num_gpus": "GPU", "memory": "memory"}
+    for i, ask in enumerate(asks):
+        if not any(all(node.get(keys[k], 0) >= v for k, v in ask.items()) for node in nodes):
+            wants = ", ".join(f"{v / 2**30:.1f} GiB of memory" if k == "memory" else f"{v:g} {keys[k]}"
+                              for k, v in ask.items())
+            best = ", ".join(f"{n.get('CPU', 0):g} CPU, {n.get('GPU', 0):g} GPU, "
+                             f"{n.get('memory', 0) / 2**30:.1f} GiB" for n in nodes) or "none"
+            raise UsageError(f"batch {i} asks Ray for {wants}, which no node of the cluster has (nodes: {best}); "
+                             f"use fewer --threads or a smaller --max-runs")
+    return asks
+
+
 def run_task(folder, configs, threads, environment_threads):
     """The body of one Ray task, on a worker: cap the thread policy at the CPUs Ray assigned,
     take the driver's thread request, and bring ``configs`` to their end (:func:`sweep.finish`)."""
@@ -130,15 +145,19 @@ class RayExecutor:
 
     def __init__(self, address=None, retries=RETRIES, task=run_task):
         self.address, self.retries, self.task = address, retries, task
-        self._started = False
+        self._started, self._depth = False, 0
 
     def __enter__(self):
-        """Join (or start) the cluster now, so that an unreachable one is refused before any work."""
-        self._started = connect(import_ray(), self.address) or self._started
+        """Join (or start) the cluster now, so that an unreachable one is refused before any work;
+        the outermost ``with`` leaves it again (a Ray this process had joined before stays)."""
+        if self._depth == 0:
+            self._started = connect(import_ray(), self.address)
+        self._depth += 1
         return self
 
     def __exit__(self, *exc):
-        if self._started:
+        self._depth -= 1
+        if self._depth == 0 and self._started:
             import_ray().shutdown()
             self._started = False
         return False
@@ -154,13 +173,20 @@ class RayExecutor:
         with self:
             return self._train(import_ray(), units, Path(folder), log)
 
+    def check(self, units):
+        """What each unit's task asks for; refused when no node of the cluster has that. Needs the
+        connection (``with`` this executor)."""
+        from mixgan.training import threads as policy
+        ray = import_ray()
+        device = task_device(ray, units[0][0][0]) if units else "cpu"
+        return check_fits(ray, [resources(configs, device, policy.requested()) for configs, _ in units])
+
     def _train(self, ray, units, folder, log):
         from mixgan.training import threads as policy
         remote = ray.remote(self.task)
-        device = task_device(ray, units[0][0][0]) if units else "cpu"
+        asks = self.check(units)
         pending = {}
-        for i, (configs, _) in enumerate(units):  # a unit's own runs tell it what is left to do
-            ask = resources(configs, device, policy.requested())
+        for i, ((configs, _), ask) in enumerate(zip(units, asks)):  # a unit's own runs tell it what is left
             ref = remote.options(max_retries=self.retries, retry_exceptions=False, **ask).remote(
                 str(folder), configs, policy.requested(), os.environ.get("MIXGAN_THREADS"))
             pending[ref] = i

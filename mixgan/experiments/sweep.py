@@ -169,7 +169,7 @@ def runs_left(folder, planned):
             continue
         if st["alive"]:
             raise UsageError(status.describe(run, st))
-        if not st.get("resumable", True):
+        if not st.get("resumable", True):  # a NaN/Inf failure: it would fail again in the same place
             print(f"mixgan: warning: {status.describe(run, st)}; left as it is", file=sys.stderr)
             failed.append(run)
             continue
