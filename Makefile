@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # run `make TORCH= ...` so that it is kept.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-ray bench clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,12 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest tests
+
+# The tests of `mixgan sweep --executor ray` on a local Ray, slow ones included; Ray is installed
+# into the environment first (the default suite skips them where Ray is missing).
+test-ray: install
+	$(BIN)/python -m pip install --quiet -e ".[ray]"
+	$(BIN)/python -m pytest tests/test_ray_sweep.py --slow
 
 bench: install
 	$(BIN)/python scripts/bench_train.py

@@ -1,6 +1,7 @@
 """mixgan sweep: the grid, its batches, the end-to-end command and its summary."""
 import json
 import math
+import sys
 
 import pytest
 from hypothesis import given, strategies as st
@@ -149,3 +150,16 @@ def test_a_sweep_of_image_runs_tabulates_their_image_metrics(tmp_path, capsys):
                  "--quiet"]) == 0
     summary = (tmp_path / "00000-sweep" / "summary.md").read_text()
     assert "classes_covered" in summary and "| mixup | 2 |" in summary and "| standard | 2 |" in summary
+
+
+def test_the_ray_executor_without_ray_says_how_to_install_it(tmp_path, capsys, monkeypatch):
+    from conftest import assert_refused
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: import fails
+    assert_refused(capsys, ["sweep", "--executor", "ray", "--out", str(tmp_path / "o"), *TINY],
+                   "--executor ray needs Ray, which is not installed: pip install 'mixgan[ray]'", tmp_path / "o")
+
+
+def test_address_belongs_to_the_ray_executor(tmp_path, capsys):
+    from conftest import assert_refused
+    assert_refused(capsys, ["sweep", "--address", "auto", "--out", str(tmp_path / "o"), *TINY],
+                   "--address applies to --executor ray only", tmp_path / "o")
