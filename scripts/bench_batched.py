@@ -142,7 +142,8 @@ def main():
     p.add_argument("--short", type=int, default=3)
     p.add_argument("--long", type=int, default=13)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for every timed run (default: mixgan's thread policy, run by run)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--gpu-runs", default="1,4,16,64,256")
     p.add_argument("--gpu-iterations", type=int, default=20000, help="iterations of the full Figure 5")
@@ -153,8 +154,8 @@ def main():
     a = p.parse_args()
     global clock
     clock = CLOCK[a.clock]
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    from mixgan.training import threads
+    threads.request(a.threads)  # train() and train_batched() set the threads themselves, from this
     from mixgan.training.threads import cpu_description
     print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {a.device}, {a.clock} clock")
