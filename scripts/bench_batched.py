@@ -33,6 +33,8 @@ from iteration_shapes import iteration_flops, iteration_matmuls  # scripts/itera
 from mixgan.training.batched import train_batched
 from mixgan.config import make_config
 from mixgan.training import train
+from mixgan.nets.fused_mlp import product
+from mixgan.training.threads import cpu_description
 
 
 def config(width, iterations, seed, device, out, **extra):
@@ -43,6 +45,11 @@ def config(width, iterations, seed, device, out, **extra):
 
 CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = time.perf_counter  # --clock cpu: this process's CPU time, steadier on a machine shared with others
+
+
+def beside():
+    """What every figure is printed with: the CPU, its vector extensions and the load it ran under."""
+    return f"{cpu_description()}, load {os.getloadavg()[0]:.2f}"
 
 
 def seconds(fn):
@@ -63,35 +70,39 @@ def cpu_table(widths, Rs, short, long, repeats, device):
     set by the matrix products alone (batched over the R runs, measured at the same time)."""
     print(f"\n(b) {device}: run-iterations per second, figure5 preset (mixup, shuffled, 5 D steps, batch 128)")
     print(f"{'width':>6} {'R':>4} {'batched':>10} {'one after another':>18} {'speed-up':>9} "
-          f"{'matmul floor':>13} {'batched/floor':>14}")
+          f"{'matmul floor':>13} {'batched/floor':>14} {'threads':>8}  CPU, load average")
     with tempfile.TemporaryDirectory() as out:
         train_batched([config(16, 1, 0, device, out)], progress=False)  # warm-up: imports, first plots
         train(config(16, 1, 0, device, out), progress=False)
         for width in widths:
             alone, batched, floor = [], {R: [] for R in Rs}, {R: [] for R in Rs}
+            threads = {}  # R (0: alone) -> the CPU threads its runs trained with
             for _ in range(repeats):  # interleaved, so a busy moment hurts all alike
                 alone.append(ms_per_iteration(
                     lambda n: train(config(width, n, 0, device, out), progress=False), short, long))
+                threads[0] = torch.get_num_threads()
                 for R in Rs:
                     batched[R].append(ms_per_iteration(lambda n: train_batched(
                         [config(width, n, s, device, out) for s in range(R)], progress=False), short, long))
+                    threads[R] = torch.get_num_threads()
                     floor[R].append(floor_ms_per_run_iteration(width, R, device))
             single = statistics.median(alone)
             for R in Rs:
                 ms = statistics.median(batched[R])
                 rate, seq, limit = 1e3 * R / ms, 1e3 / single, 1e3 / statistics.median(floor[R])
                 print(f"{width:>6} {R:>4} {rate:>10.1f} {seq:>18.1f} {rate / seq:>8.2f}× {limit:>13.1f} "
-                      f"{rate / limit:>13.0%}", flush=True)
+                      f"{rate / limit:>13.0%} {threads[R]:>4}/{threads[0]:<3}  {beside()}", flush=True)
 
 
 def floor_ms_per_run_iteration(width, R, device, repeats=5):
     """The arithmetic floor: the time of one iteration's matrix products for R runs as batched
-    products (each shape timed alone, best of ``repeats``), per run."""
+    products in the form the engine computes them (``fused_mlp.product``; each shape timed
+    alone, best of ``repeats``), per run."""
     total = 0.0
     for (m, k, n), count in Counter(iteration_matmuls("mixup", width=width)).items():
         a, b = torch.randn(R, m, k, device=device), torch.randn(R, k, n, device=device)
-        torch.bmm(a, b)
-        best = min(seconds(lambda: torch.bmm(a, b)) for _ in range(repeats))
+        product(a, b)
+        best = min(seconds(lambda: product(a, b)) for _ in range(repeats))
         total += count * best
     return 1e3 * total / R
 
@@ -121,7 +132,8 @@ def gpu_tables(iterations, Rs, peak_tflops, short, long):
                                for d in ("ring", "grid")], progress=False)
         fast = seconds(figure5)
         demo = demo_figure5_seconds(device, iterations)
-        print(f"mixgan batched + CUDA graph: {fast:.1f} s   demo-style loop: {demo:.1f} s   ratio {demo / fast:.1f}×")
+        print(f"mixgan batched + CUDA graph: {fast:.1f} s   demo-style loop: {demo:.1f} s   ratio {demo / fast:.1f}×"
+              f"   (host {beside()})")
 
         print(f"\n(c2) {name}: run-iterations per second at width 512 (figure5 preset), "
               f"arithmetic limit at {peak_tflops} TFLOP/s")
@@ -132,7 +144,8 @@ def gpu_tables(iterations, Rs, peak_tflops, short, long):
             ms = ms_per_iteration(lambda n: train_batched([config(512, n, s, device, out) for s in range(R)],
                                                           progress=False), short, long)
             rate, limit = 1e3 * R / ms, peak_tflops * 1e12 / flops
-            print(f"{R:>5} {rate:>10.0f} {limit:>10.0f} {rate / limit:>8.1%} {64 * 20000 / rate:>17.0f} s", flush=True)
+            print(f"{R:>5} {rate:>10.0f} {limit:>10.0f} {rate / limit:>8.1%} {64 * 20000 / rate:>17.0f} s"
+                  f"   (host {beside()})", flush=True)
 
 
 def main():
@@ -142,7 +155,8 @@ def main():
     p.add_argument("--short", type=int, default=3)
     p.add_argument("--long", type=int, default=13)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for every timed run (default: mixgan's thread policy, run by run)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--gpu-runs", default="1,4,16,64,256")
     p.add_argument("--gpu-iterations", type=int, default=20000, help="iterations of the full Figure 5")
@@ -153,11 +167,11 @@ def main():
     a = p.parse_args()
     global clock
     clock = CLOCK[a.clock]
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    from mixgan.training.threads import cpu_description
-    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {a.device}, {a.clock} clock")
+    from mixgan.training import threads
+    threads.request(a.threads)  # train() and train_batched() set the threads themselves, from this
+    print(f"CPU: {beside()}")
+    print(f"torch {torch.__version__}, device {a.device}, {a.clock} clock; threads "
+          + (f"{a.threads} (--threads)" if a.threads else "by mixgan's thread policy (the column: batched/alone)"))
     cpu_table([int(w) for w in a.widths.split(",")], [int(r) for r in a.runs.split(",")], a.short, a.long,
               a.repeats, a.device)
     if a.device == "cuda":

@@ -27,6 +27,12 @@ from iteration_shapes import iteration_matmuls  # scripts/iteration_shapes.py
 
 from mixgan.config import make_config
 from mixgan.training import train
+from mixgan.training.threads import cpu_description
+
+
+def beside():
+    """What every figure is printed with: the CPU, its vector extensions and the load it ran under."""
+    return f"{cpu_description()}, load {os.getloadavg()[0]:.2f}"
 
 
 def figure5_config(objective, n, device, out):
@@ -126,12 +132,11 @@ def main():
     p.add_argument("--breakdown", type=int, default=0, metavar="N",
                    help="also profile N iterations of each objective and print where the time goes")
     a = p.parse_args()
-    from mixgan.training.threads import cpu_description
-    print(f"CPU: {cpu_description()}; load average {os.getloadavg()[0]:.2f}")
-    print(f"device {a.device}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    print(f"CPU: {beside()}")
+    print(f"device {a.device}, torch {torch.__version__}, threads by mixgan's thread policy (each row says how many); "
           f"figure5 preset (width 512, depth 3, batch 128, 5 D steps)")
     print(f"{'objective':<10}{'mixgan ms/it':>14}{'demo ms/it':>12}{'speed-up':>10}"
-          f"{'floor ms/it':>13}{'GFLOP/it':>10}{'floor GFLOP/s':>15}{'mixgan/floor':>14}")
+          f"{'floor ms/it':>13}{'GFLOP/it':>10}{'floor GFLOP/s':>15}{'mixgan/floor':>14}  CPU, load average")
     mixgan_ms_per_iteration("standard", a.device, 1, 2)  # warm-up: the first train() in a process pays imports and first plots
     floors = {}
     for objective in ("standard", "mixup"):
@@ -140,18 +145,19 @@ def main():
         ours, demo, floor = [], [], []
         for _ in range(a.repeats):
             ours.append(mixgan_ms_per_iteration(objective, a.device, a.short, a.long))
+            used = torch.get_num_threads()  # what train() chose; the demo loop below runs with it too
             demo.append(demo_ms_per_iteration(objective, a.device, a.long - a.short))
             floor.append(floor_ms_per_iteration(shapes, a.device))
         o, d, f = (statistics.median(v) for v in (ours, demo, floor))
         print(f"{objective:<10}{o:>14.1f}{d:>12.1f}{d / o:>9.2f}x{f:>13.1f}{flops / 1e9:>10.2f}"
-              f"{flops / f / 1e6:>15.0f}{o / f:>13.2f}x", flush=True)
+              f"{flops / f / 1e6:>15.0f}{o / f:>13.2f}x  {used} threads, {beside()}", flush=True)
         floors[objective] = f
     if a.breakdown:
         print(f"\nwhere one iteration's time goes (torch.profiler, {a.breakdown} iterations; ms per iteration)")
         for objective in ("standard", "mixup"):
             rows = breakdown(objective, a.device, a.breakdown)
             print(f"{objective}: " + ", ".join(f"{name} {ms:.1f}" for name, ms in rows.items())
-                  + f"; matrix products / floor {rows['matrix products'] / floors[objective]:.2f}x")
+                  + f"; matrix products / floor {rows['matrix products'] / floors[objective]:.2f}x  ({beside()})")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
-from mixgan.nets.fused_mlp import StackedMLPFunction, stacked_mlp, use_fused
+from mixgan.nets.fused_mlp import THIN, StackedMLPFunction, product, stacked_mlp, use_fused
 from mixgan.nets.mlp import MLPDiscriminator, MLPGenerator
 from mixgan.nets.stacked import StackedMLP, stack
 
@@ -24,7 +24,7 @@ def random_params(R, dims, generator):
 
 
 @settings(max_examples=30, deadline=None)
-@given(R=st.integers(1, 4), N=st.integers(1, 9), depth=st.integers(0, 3), width=st.integers(1, 12),
+@given(R=st.integers(1, 4), N=st.integers(1, 40), depth=st.integers(0, 3), width=st.integers(1, 20),
        wants=st.lists(st.booleans(), min_size=9, max_size=9), seed=st.integers(0, 2**31 - 1))
 def test_output_and_every_requested_gradient_match_the_layered_path(R, N, depth, width, wants, seed):
     g = torch.Generator().manual_seed(seed)
@@ -48,6 +48,17 @@ def test_output_and_every_requested_gradient_match_the_layered_path(R, N, depth,
             torch.testing.assert_close(a.grad, b.grad)
         else:
             assert a.grad is None
+
+
+@pytest.mark.parametrize("m, k, n", [(40, 8, 1), (40, 8, 2), (THIN, 8, THIN - 1), (40, 1, 8), (40, 1, 1),
+                                     (40, 8, THIN), (3, 8, 1), (40, 20, 3)])
+def test_every_form_of_the_batched_product_gives_what_bmm_gives(m, k, n):
+    """The outer product, the transposed form and plain bmm, on operands laid out either way."""
+    g = torch.Generator().manual_seed(100 * m + 10 * k + n)
+    a, b = torch.randn(3, m, k, generator=g), torch.randn(3, k, n, generator=g)
+    flipped = lambda t: t.transpose(1, 2).contiguous().transpose(1, 2)  # noqa: E731  same values, other strides
+    for x, y in ((a, b), (flipped(a), b), (a, flipped(b)), (flipped(a), flipped(b))):
+        torch.testing.assert_close(product(x, y), torch.bmm(a, b))
 
 
 def test_frozen_weights_get_no_gradient_and_the_input_does():

@@ -27,15 +27,36 @@ def use_fused(x):
     return not (torch.is_grad_enabled() and x.requires_grad)
 
 
+# Below this many output columns a batched product is computed as its transpose (see product).
+THIN = 16
+
+
+def product(a, b):
+    """``torch.bmm(a, b)`` for a [R, m, k] and b [R, k, n], in the form the CPU's batched kernels
+    run fastest. MKL's batched sgemm is slow when the result has a few columns (the layers into
+    and out of 1 or 2 dimensions, and their weight gradients) or the sum runs over one term: on 2
+    AMD EPYC cores (AVX2), 32 runs' [256, 64] @ [64, 1] took 0.80 ms as given and 0.22 ms as its
+    transpose, and [256, 1] @ [1, 64] 1.36 ms against 0.09 ms as a multiplication
+    (docs/BENCHMARKS.md). Each form is the same sum of the same products; in our checks the
+    results were bitwise equal to ``torch.bmm``'s."""
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if k == 1:  # an outer product: one term per entry, exactly what the product gives
+        return a * b
+    if n < THIN <= m:  # (b^T a^T)^T: a few rows of length m instead of m short rows
+        return torch.bmm(b.transpose(-2, -1), a.transpose(-2, -1)).transpose(-2, -1)
+    return torch.bmm(a, b)
+
+
 def forward_layers(x, params):
     """Every layer's input and the output: [x, relu(x W0 + b0), ..., output], for
     ``params`` = (w0, b0, w1, b1, ...)."""
     outs = [x]
     last = len(params) // 2 - 1
     for i in range(last + 1):
-        # bmm then add_: about 20% faster than baddbmm on the CPU, which first copies the bias out.
+        # The product then add_: about 20% faster than baddbmm (which first copies the bias out) on
+        # the Intel Xeon; on the AMD EPYC the two were within noise of each other in an iteration.
         # In place on our own product (nothing else holds it; neither backward needs it).
-        h = torch.bmm(outs[-1], params[2 * i]).add_(params[2 * i + 1])
+        h = product(outs[-1], params[2 * i]).add_(params[2 * i + 1])
         outs.append(h.relu_() if i < last else h)
     return outs
 
@@ -64,12 +85,12 @@ class StackedMLPFunction(torch.autograd.Function):
             if i < n - 1:  # g holds the gradient of layer i's ReLU output: mask it in place
                 torch.ops.aten.threshold_backward.grad_input(g, inputs[i + 1], 0, grad_input=g)
             if needs[1 + 2 * i]:
-                grads[1 + 2 * i] = torch.bmm(inputs[i].transpose(1, 2), g)
+                grads[1 + 2 * i] = product(inputs[i].transpose(1, 2), g)
             if needs[2 + 2 * i]:
                 grads[2 + 2 * i] = g.sum(1, keepdim=True)
             if not below[i]:
                 break
-            g = torch.bmm(g, weights[i].transpose(1, 2))  # a fresh tensor, so masking it in place is safe
+            g = product(g, weights[i].transpose(1, 2))  # a fresh tensor, so masking it in place is safe
         if needs[0]:
             grads[0] = g
         return tuple(grads)

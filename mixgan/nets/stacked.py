@@ -1,7 +1,8 @@
 """R MLPs of one shape as one module: weights stacked on a leading "runs" dimension.
 
 Input [R, N, in] → output [R, N, out] with one batched matrix product per layer
-(``torch.bmm``), so R small runs cost about as many kernel launches as one. Adam is
+(``torch.bmm``, in the form ``fused_mlp.product`` picks), so R small runs cost about as many
+kernel launches as one. Adam is
 elementwise, so one optimiser over the stacked weights is exactly R independent optimisers.
 ``stack`` builds it from R ordinary MLPs (``mixgan/nets/mlp.py``) and ``unstack`` gives one run
 back as an ordinary module, for snapshots and saved weights that look like a single run's.
