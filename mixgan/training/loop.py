@@ -71,6 +71,10 @@ def train(config, progress=True, resume=None):
                 done, window, elapsed = checkpoints.restore(ckpts[0], **state)
                 start -= elapsed
         guard.begin(done, resuming=resume is not None)
+        # Image data comes through a DataLoader, one batch per iteration from the one this run is at;
+        # toy distributions are sampled on the device.
+        image_batches = (data.training_batches(config.d_steps * d_chunk, config.seed, done + 1, device)
+                         if hasattr(data, "training_batches") else None)
         fixed_real = keep_real(run, fixed_real)  # image runs: once in real.npz, not in every snapshot
 
         def stop_if_bad(it):
@@ -89,7 +93,8 @@ def train(config, progress=True, resume=None):
             with torch.no_grad():
                 z = torch.randn(config.d_steps * d_chunk, config.z_dim, generator=gen["noise"], device=device)
                 fakes = G(z)
-            reals = data.sample(config.d_steps * d_chunk, gen["data"])
+            reals = (next(image_batches) if image_batches is not None
+                     else data.sample(config.d_steps * d_chunk, gen["data"]))
             for real, fake in zip(reals.split(d_chunk), fakes.split(d_chunk)):
                 d_loss = objective.d_loss(D, real, fake, gen["objective"])
                 opt_d.zero_grad(set_to_none=True)
