@@ -257,7 +257,8 @@ def _load_standard(name, root, download, image_size, split):
         except Exception as err:  # noqa: BLE001 - not found, corrupt, or the download failed: all bad input
             doing = (f"downloading {name} into {root}" if download
                      else f"reading {name} from {_files_folder(name, root)}")
-            raise UsageError(f"{doing} failed: {type(err).__name__}: {one_line(err) or 'not a valid file'}") from err
+            reason = one_line(err) or "a file is not in the format expected"  # torchvision's checks are asserts
+            raise UsageError(f"{doing} failed: {type(err).__name__}: {reason}") from err
     labels = torch.cat([torch.as_tensor(np.asarray(ds.targets), dtype=torch.long) for ds in parts])
     for ds in parts:
         if len(ds.data) != len(ds.targets) or tuple(ds.data.shape[1:3]) != (native, native):
