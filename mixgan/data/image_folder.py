@@ -79,11 +79,16 @@ def list_images(root):
             if entry.name.startswith("."):
                 continue
             path = folder / entry.name
-            if entry.is_dir():  # follows links
+            try:
+                is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
+            except OSError as err:  # a link to itself: too many levels of symbolic links
+                raise UsageError(f"cannot follow {path}: a link that leads nowhere or in a loop "
+                                 f"({one_line(err.strerror)})") from err
+            if is_dir:
                 walk(path)
             elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
-                if not entry.is_file():
-                    raise UsageError(f"cannot read image {path}: a link that leads nowhere (or in a loop)")
+                if not is_file:
+                    raise UsageError(f"cannot read image {path}: a link that leads nowhere or in a loop")
                 files.append(path)
 
     try:
