@@ -61,6 +61,8 @@ class TrainConfig:
                                  "within the run, and the last")
     snapshot_size: int = opt(1000, "fixed noise vectors and real points drawn once for every snapshot")
     log_every: int = opt(100, "iterations between lines of metrics.jsonl")
+    tensorboard: bool = opt(False, "also log the metrics.jsonl lines and snapshot pictures to RUN/tensorboard/ "
+                                   "(needs the tensorboard package: pip install 'mixgan[tensorboard]')")
     seed: int = opt(0, "seed for weights, data, noise and λ")
     device: str = opt("auto", "auto (cuda when present), cpu or cuda", choices="devices")
     out: str = opt("outputs", "folder that receives the numbered run folder")
