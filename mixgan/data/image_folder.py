@@ -117,13 +117,26 @@ def to_mode(im, mode):
     return im if im.mode == mode else im.convert(mode)
 
 
-def folder_transform(size, channels):
-    """PIL image -> float32 [C, size, size] in [-1, 1]: bicubic resize of the shorter side to
-    ``size``, centre crop, scale."""
-    from torchvision.transforms import InterpolationMode, v2
-    return v2.Compose([v2.Resize(size, interpolation=InterpolationMode.BICUBIC, antialias=True),
-                       v2.CenterCrop(size), v2.ToImage(), v2.ToDtype(torch.float32, scale=True),
-                       v2.Normalize([0.5] * channels, [0.5] * channels)])
+class ToTraining:
+    """A PIL image or uint8 tensor [C, H, W] -> float32 [C, size, size] in [-1, 1] through
+    ``torchvision.transforms.v2.functional``: with ``crop``, a resize of the shorter side to ``size``
+    (bicubic, on the PIL image) and a centre crop; without, a resize to ``size`` x ``size`` (bilinear,
+    antialiased, on the floats); none when ``size`` is None. The kernels are called directly:
+    ``v2.Compose`` gives the same values at about twice the cost per image."""
+
+    def __init__(self, channels, size=None, crop=False):
+        self.mean = self.std = [0.5] * channels
+        self.size, self.crop = size, crop
+
+    def __call__(self, image):
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms.v2 import functional as F
+        if self.crop:
+            image = F.center_crop(F.resize(image, self.size, interpolation=InterpolationMode.BICUBIC), self.size)
+        image = F.to_dtype(F.to_image(image), torch.float32, scale=True)
+        if self.size is not None and not self.crop:
+            image = F.resize(image, [self.size, self.size], antialias=True)
+        return F.normalize(image, self.mean, self.std)
 
 
 class ImageFiles(torch.utils.data.Dataset):
@@ -133,7 +146,7 @@ class ImageFiles(torch.utils.data.Dataset):
     def __init__(self, paths, mode, size, labels=None):
         self.paths, self.mode, self.size = tuple(str(p) for p in paths), mode, size
         self.labels = None if labels is None else tuple(int(v) for v in labels)
-        self.transform = folder_transform(size, 1 if mode == "L" else 3)
+        self.transform = ToTraining(1 if mode == "L" else 3, size, crop=True)
 
     def __len__(self):
         return len(self.paths)

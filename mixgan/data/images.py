@@ -22,7 +22,8 @@ Data sets (``IMAGE_DATASETS``):
   (:mod:`mixgan.data.image_folder`, which states the rule for odd and damaged files). When
   every image sits in a sub-folder, the top-level sub-folders are the classes.
 
-Transforms are ``torchvision.transforms.v2``; ``image_size`` resizes mnist, fashion-mnist and
+Transforms are ``torchvision.transforms.v2``'s kernels
+(:class:`~mixgan.data.image_folder.ToTraining`); ``image_size`` resizes mnist, fashion-mnist and
 cifar10 too (bilinear, antialiased). ``data_root`` defaults to ``./data``.
 
 Splits (``split=``): "train" (default), "test" or "all". mnist, fashion-mnist and cifar10
@@ -36,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mixgan.data.image_folder import IMAGE_EXTENSIONS, ImageFiles, grey_or_rgb, list_images, one_line
+from mixgan.data.image_folder import IMAGE_EXTENSIONS, ImageFiles, ToTraining, grey_or_rgb, list_images, one_line
 from mixgan.data.loader import training_batches
 from mixgan.errors import UsageError
 
@@ -190,28 +191,18 @@ def _held_out(n, n_test, split):
     return np.sort(chosen)
 
 
-def _scaled(channels, size=None):
-    """torchvision v2 transforms: a PIL image or uint8 tensor -> float32 [C, H, W] in [-1, 1],
-    resized (bilinear, antialiased) to ``size`` x ``size`` when given."""
-    from torchvision.transforms import v2
-    steps = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
-    if size is not None:
-        steps.append(v2.Resize((size, size), antialias=True))
-    return v2.Compose(steps + [v2.Normalize([0.5] * channels, [0.5] * channels)])
-
-
 def _load_digits(image_size, split):
     size = DIGITS_RESOLUTION if image_size is None else image_size
     if size not in DIGITS_SIZES:
         raise UsageError(f"digits supports image sizes {', '.join(map(str, DIGITS_SIZES))}, got {size}")
     from sklearn.datasets import load_digits
-    from torchvision.transforms import v2
+    from torchvision.transforms.v2 import functional as F
 
     digits = load_digits()
     idx = _held_out(len(digits.images), DIGITS_TEST_SIZE, split)
     images = torch.as_tensor(digits.images[idx], dtype=torch.float32).unsqueeze(1) / 8.0 - 1.0
     if size != images.shape[-1]:  # the whole set at once: 1797 tiny images
-        images = v2.Resize((size, size), antialias=True)(images).clamp_(-1.0, 1.0)
+        images = F.resize(images, [size, size], antialias=True).clamp_(-1.0, 1.0)
     return ImageData.from_tensors("digits", images, digits.target[idx], tuple("0123456789"), split)
 
 
@@ -253,7 +244,7 @@ def _load_standard(name, root, download, image_size, split):
     for part in ("train", "test") if split == "all" else (split,):
         try:
             parts.append(tv_class(str(root), train=part == "train", download=download,
-                                  transform=_scaled(channels, size)))
+                                  transform=ToTraining(channels, size)))
         except Exception as err:  # noqa: BLE001 - not found, corrupt, or the download failed: all bad input
             doing = (f"downloading {name} into {root}" if download
                      else f"reading {name} from {_files_folder(name, root)}")
