@@ -6,6 +6,8 @@ the run's seed, its ``data`` stream and ``i`` (:class:`IterationSampler`). A bat
 depends on nothing but (seed, iteration): not on the number of worker processes, nor on where a
 run resumed, so a resumed run draws the batches the uninterrupted one drew.
 """
+import signal
+
 import torch
 
 from mixgan.errors import UsageError
@@ -73,6 +75,14 @@ def collate(items):
     return torch.utils.data.default_collate(items)
 
 
+def ignore_interrupts(worker_id):
+    """A worker's start: Ctrl-C reaches every process of the terminal, and the training process
+    answers it (a checkpoint, then a clean stop; mixgan/runs/guard.py). A worker that died of it
+    first would turn that stop into a DataLoader error, so workers leave it to the trainer, which
+    shuts them down when it stops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def training_batches(dataset, size, seed, start, device, workers=None):
     """Real images [size, C, H, W] on ``device`` for iterations ``start``, ``start + 1``, ...
 
@@ -87,7 +97,7 @@ def training_batches(dataset, size, seed, start, device, workers=None):
         collate_fn=collate, pin_memory=device.type == "cuda",
         # Seeds the workers' own random state; no transform draws from it, so batches do not depend on it.
         generator=torch.Generator().manual_seed(derive_seed(seed, STREAMS["data"])),
-        persistent_workers=workers > 0)
+        persistent_workers=workers > 0, worker_init_fn=ignore_interrupts if workers > 0 else None)
     for batch in loader:
         if isinstance(batch, Failure):
             raise UsageError(batch.message)
