@@ -343,7 +343,7 @@ RECORDED = "recorded"
 
 # Options added after runs were already made, with the value those older runs trained with: a
 # config.json without the option means this value, whatever today's default or preset says.
-OLDER_RUNS = {"g_loss_mean": "generated", "ema": 0.0}
+OLDER_RUNS = {"g_loss_mean": "generated", "ema": 0.0, "tensorboard": False}
 
 
 def read_run_config(run):
