@@ -3,9 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build of torch. GPU users: install your CUDA build of torch into .venv first and
-# run `make TORCH= ...` so that it is kept.
-TORCH ?= torch==2.13.0
+# torch and torchvision as pyproject.toml pins them: the same pair serves CPU-only machines and
+# CUDA GPUs. Another build (CPU-only wheels, another CUDA): install it into .venv first and run
+# `make TORCH= ...` so that it is kept (README.md, "Set-up").
+TORCH ?= torch==2.14.1 torchvision==0.29.1
 
 .PHONY: install demo test test-ray bench clean
 
@@ -13,7 +14,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(if $(TORCH),$(BIN)/python -m pip install --quiet "$(TORCH)")
+	$(if $(TORCH),$(BIN)/python -m pip install --quiet $(TORCH))
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 

@@ -61,6 +61,8 @@ class TrainConfig:
                                  "within the run, and the last")
     snapshot_size: int = opt(1000, "fixed noise vectors and real points drawn once for every snapshot")
     log_every: int = opt(100, "iterations between lines of metrics.jsonl")
+    tensorboard: bool = opt(False, "also log the metrics.jsonl lines and snapshot pictures to RUN/tensorboard/ "
+                                   "(needs the tensorboard package: pip install 'mixgan[tensorboard]')")
     seed: int = opt(0, "seed for weights, data, noise and λ")
     device: str = opt("auto", "auto (cuda when present), cpu or cuda", choices="devices")
     out: str = opt("outputs", "folder that receives the numbered run folder")
@@ -341,7 +343,7 @@ RECORDED = "recorded"
 
 # Options added after runs were already made, with the value those older runs trained with: a
 # config.json without the option means this value, whatever today's default or preset says.
-OLDER_RUNS = {"g_loss_mean": "generated", "ema": 0.0}
+OLDER_RUNS = {"g_loss_mean": "generated", "ema": 0.0, "tensorboard": False}
 
 
 def read_run_config(run):

@@ -1,7 +1,9 @@
-"""Images per second of mixgan's training loop on image data (digits by default).
+"""Images per second of mixgan's training loop on image data (digits by default), or of its data
+loader alone (``--loader``).
 
     python scripts/bench_images.py [--data digits] [--device cpu|cuda] [--warmup 3 --timed 20]
                                    [--repeats 3] [--threads N] [--data-root DIR] [--image-size R]
+    python scripts/bench_images.py --loader [--data folder:PATH | --folder-images N] [--workers 0,2]
 
 Timed through the real ``train()``, from the ``elapsed_s`` of two lines of its metrics.jsonl
 (logging every iteration: one host sync per iteration, as the loop's own logging does at
@@ -10,13 +12,21 @@ Settings are the ``dcgan`` preset (one D step of 64 real + 64 generated images p
 width 64, z 100) with the mixup objective; "images/s" counts the real images the
 discriminator consumes (64 per iteration here), "iterations/s" the G updates. The median of
 ``--repeats`` is reported. On a shared machine the figure moves with the other load: say so.
+
+``--loader`` times the batches training draws (``ImageData.training_batches``: the DataLoader with
+one batch of 64 per iteration) with each number of worker processes in ``--workers``, and no
+training. ``--folder-images N`` first writes N random 40x40 RGB PNGs to a temporary folder and
+loads them as ``folder:`` at ``--image-size`` (default 32), so decoding is what is timed.
 """
 import argparse
 import os
 import platform
 import statistics
 import tempfile
+import time
+from pathlib import Path
 
+import numpy as np
 import torch
 
 from mixgan.runs import folders
@@ -38,6 +48,45 @@ def iterations_per_second(overrides, warmup, timed):
         return timed / (lines[warmup + timed] - lines[warmup]), c
 
 
+def write_folder(folder, n, seed=0):
+    """``n`` random 40x40 RGB PNGs in ``folder``."""
+    from PIL import Image
+    rng = np.random.RandomState(seed)
+    for k in range(n):
+        Image.fromarray(rng.randint(0, 256, (40, 40, 3), dtype=np.uint8)).save(Path(folder) / f"{k:06d}.png")
+
+
+def loader_rates(data, workers, batches, warmup=5, batch_size=64):
+    """Images per second of ``batches`` training batches (after ``warmup``) with ``workers`` workers."""
+    stream = data.training_batches(batch_size, seed=0, start=1, device="cpu", workers=workers)
+    for _ in range(warmup):  # starts the workers and fills their queues
+        next(stream)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(stream)
+    rate = batches * batch_size / (time.perf_counter() - start)
+    stream.close()
+    return rate
+
+
+def loader_main(a):
+    from mixgan.data.images import load_image_data
+    with tempfile.TemporaryDirectory() as tmp:
+        name = a.data
+        if a.folder_images:
+            write_folder(tmp, a.folder_images)
+            name = f"folder:{tmp}"
+        size = a.image_size or (32 if name.startswith("folder:") else None)
+        data = load_image_data(name, data_root=a.data_root, image_size=size)
+        for workers in [int(w) for w in a.workers.split(",")]:
+            rates = [loader_rates(data, workers, a.timed) for _ in range(a.repeats)]
+            what = f"{a.folder_images} PNGs (40x40 RGB)" if a.folder_images else data.name
+            print(f"{what} at "
+                  f"{tuple(data.event_shape)}: {statistics.median(rates):.0f} images/s with {workers} workers "
+                  f"(batch 64, median of {a.repeats} x {a.timed} batches; {os.cpu_count()} cores, "
+                  f"torch {torch.__version__})")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="digits")
@@ -50,9 +99,14 @@ def main():
     p.add_argument("--timed", type=int, default=20)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--loader", action="store_true", help="time the data loader alone, no training")
+    p.add_argument("--workers", default="0,2", help="--loader: comma-separated worker counts")
+    p.add_argument("--folder-images", type=int, default=0, help="--loader: time a folder of N random PNGs")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.loader:
+        return loader_main(a)
     overrides = dict(preset="dcgan", data=a.data, objective=a.objective, device=a.device, data_root=a.data_root,
                      image_size=a.image_size, width=a.width)
     overrides = {k: v for k, v in overrides.items() if v is not None}

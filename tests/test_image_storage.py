@@ -11,8 +11,8 @@ from PIL import Image
 from conftest import crash_at_generator_step, tiny_config
 from mixgan import load_run, resume, train
 from mixgan.commands.main import main
-from mixgan.data.image_folder import FolderImageData
-from mixgan.data.images import load_image_data
+from mixgan.data.image_folder import ImageFiles
+from mixgan.data.images import ImageData, load_image_data
 from mixgan.errors import UsageError
 from mixgan.evaluation import image_classifier
 from mixgan.evaluation.image_metrics import run_image_metrics
@@ -138,11 +138,12 @@ def big_folder(tmp_path_factory):
 
 def test_a_folder_data_set_holds_paths_not_pixels(big_folder):
     data = load_image_data(f"folder:{big_folder}", image_size=8)
-    assert isinstance(data, FolderImageData) and len(data) == 1800 and data.event_shape == (3, 8, 8)
-    held = [v for obj in (data, data.files) for v in vars(obj).values()]
+    assert isinstance(data, ImageData) and isinstance(data.dataset, ImageFiles)
+    assert len(data) == 1800 and data.event_shape == (3, 8, 8)
+    held = [v for obj in (data, data.dataset) for v in vars(obj).values()]
     assert all(not isinstance(v, np.ndarray) for v in held)
     assert [v for v in held if isinstance(v, torch.Tensor)] == [data.labels]  # 1800 int64: the only tensor
-    assert all(isinstance(p, str) for p in data.files.paths)
+    assert all(isinstance(p, str) for p in data.dataset.paths)
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     (x1, y1), (x2, y2) = data.sample_with_labels(64, g1), data.sample_with_labels(64, g2)
     assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == (64, 3, 8, 8)
@@ -151,6 +152,21 @@ def test_a_folder_data_set_holds_paths_not_pixels(big_folder):
     whole = data.images
     assert torch.equal(whole[idx], x1) and torch.equal(data.labels[idx], y1)
     assert torch.equal(x1[:, 2].amax(dim=(1, 2)) > 0, y1 == 1)  # the blue channel tells the classes apart
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_training_batches_depend_on_the_seed_and_iteration_only(big_folder, workers):
+    """The DataLoader's batch for an iteration is the same with or without worker processes and
+    wherever the stream starts (as when a run resumes), and it is the images at its indices."""
+    data = load_image_data(f"folder:{big_folder}", image_size=8)
+    from_one = data.training_batches(16, seed=3, start=1, device="cpu", workers=0)
+    first = [next(from_one) for _ in range(3)]
+    from_three = data.training_batches(16, seed=3, start=3, device="cpu", workers=workers)
+    assert torch.equal(next(from_three), first[2]) and not torch.equal(first[1], first[2])
+    from mixgan.data.loader import IterationSampler
+    assert torch.equal(first[1], data.decode(IterationSampler(len(data), 16, 3).indices(2)))
+    other_seed = next(data.training_batches(16, seed=4, start=1, device="cpu", workers=0))
+    assert not torch.equal(other_seed, first[0])
 
 
 def test_a_folder_run_trains_and_resumes_bitwise(big_folder, tmp_path, monkeypatch):

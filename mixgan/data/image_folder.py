@@ -1,33 +1,44 @@
-"""An image folder (``folder:PATH``) streamed from disk: the data set holds the files' paths, and
-images are decoded when a batch draws them, so memory holds about one batch, never the folder.
+"""An image folder (``folder:PATH``) as a data set that opens its files lazily: it holds the files'
+paths, and an image is decoded (PIL, then ``torchvision.transforms.v2``) when a batch draws it, so
+memory holds about one batch, never the folder.
 
-The rule for bad files: every file's header is read when the data set is made
-(:func:`open_image`, PIL's ``Image.open``, which decodes no pixels), so a file that is not an image,
-or is too large, is refused before anything is written. Pixels are decoded per batch; a file
-whose header reads but whose pixels are damaged (a truncated PNG, say) stops the run at the batch
-that draws it, with one line naming the file. Nothing is skipped silently: a skipped file would
-change which images a seed draws.
+The rule for what a folder holds (docs/IMAGES.md):
+
+* Files named ``*.png``, ``*.jpg``, ``*.jpeg``, ``*.bmp``, ``*.webp`` (any case) below PATH are the
+  images; other files and names starting with ``.`` are left out. Symbolic links are followed;
+  a folder reached twice (a link loop, or two links to one folder) is refused, as is a link
+  that leads nowhere.
+* Every image's header is read when the data set is made (``Image.open``, which decodes no
+  pixels): an empty file, a file that is not an image, and an image of more than
+  ``MAX_IMAGE_PIXELS`` (a decompression bomb) are refused before anything is written, with one
+  line naming the file. An empty folder is refused too.
+* Modes and sizes are converted: the images are grey when every file is grey (1, L, LA, I, I;16,
+  F) and RGB otherwise; palette images take their palette's colours, transparency is dropped,
+  16-bit images keep their top 8 bits; each image is resized (bicubic) so its shorter side is
+  the resolution, then centre-cropped to a square.
+* A file whose header reads but whose pixels are damaged (a truncated PNG) stops the run at the
+  batch that draws it, with one line naming the file. Nothing is skipped silently: a skipped
+  file would change which images a seed draws.
 """
+import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from mixgan.errors import UsageError
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 # Larger images are refused unread: a training image is at most 64x64, so even a large photo
 # (this allows about 8192x8192) carries far more than enough, and a decompression bomb is stopped.
+# PIL's own limit (Image.MAX_IMAGE_PIXELS) stays as it is; this one is lower.
 MAX_IMAGE_PIXELS = 1 << 26
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
 
 def one_line(err):
     return " ".join(str(err).split())
-
-
-def to_float(uint8_images):
-    """uint8 pixels as float32 in [-1, 1]."""
-    return uint8_images.float().div_(127.5).sub_(1.0)
 
 
 def open_image(path):
@@ -35,6 +46,8 @@ def open_image(path):
     MAX_IMAGE_PIXELS are refused here, before any decoding. UsageError (one line) names the file."""
     from PIL import Image
     try:
+        if os.path.getsize(path) == 0:
+            raise UsageError(f"cannot read image {path}: the file is empty (0 bytes)")
         with warnings.catch_warnings():  # PIL's own bomb warning: the limit below is lower
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
@@ -47,85 +60,103 @@ def open_image(path):
     return im
 
 
-class FolderImages(torch.utils.data.Dataset):
-    """The images at ``paths``, each decoded on request: ``dataset[i]`` is uint8 [C, H, W],
-    converted to ``mode`` ("L" or "RGB"), resized and centre-cropped to ``size`` x ``size``."""
+def list_images(root):
+    """The image files below ``root``, sorted by their path relative to it, symbolic links
+    followed; UsageError for a folder reached twice or a link that leads nowhere."""
+    root = Path(root)
+    files, seen = [], {}
 
-    def __init__(self, paths, mode, size):
+    def walk(folder):
+        st = folder.stat()
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            raise UsageError(f"{folder} leads back to {seen[key]}, which is already read (a symbolic-link loop "
+                             f"or a second link to one folder); remove the link")
+        seen[key] = folder
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=lambda e: e.name)
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            try:
+                is_dir, is_file = entry.is_dir(), entry.is_file()  # both follow links
+            except OSError as err:  # a link to itself: too many levels of symbolic links
+                raise UsageError(f"cannot follow {path}: a link that leads nowhere or in a loop "
+                                 f"({one_line(err.strerror)})") from err
+            if is_dir:
+                walk(path)
+            elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                if not is_file:
+                    raise UsageError(f"cannot read image {path}: a link that leads nowhere or in a loop")
+                files.append(path)
+
+    try:
+        walk(root)
+    except OSError as err:
+        raise UsageError(f"cannot list {root}: {one_line(err)}") from err
+    return files
+
+
+def grey_or_rgb(paths):
+    """"L" when every image at ``paths`` is grey, else "RGB": every header read, no pixel decoded."""
+    modes = set()
+    for path in paths:
+        with open_image(path) as im:
+            modes.add(im.mode)
+    return "L" if modes <= GREY_MODES else "RGB"
+
+
+def to_mode(im, mode):
+    """PIL image ``im`` as 8-bit ``mode`` ("L" or "RGB")."""
+    from PIL import Image
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grey: convert() would clip at 255
+        im = Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8), "L")
+    elif im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")  # PIL warns when a palette with transparency goes straight to RGB
+    return im if im.mode == mode else im.convert(mode)
+
+
+class ToTraining:
+    """A PIL image or uint8 tensor [C, H, W] -> float32 [C, size, size] in [-1, 1] through
+    ``torchvision.transforms.v2.functional``: with ``crop``, a resize of the shorter side to ``size``
+    (bicubic, on the PIL image) and a centre crop; without, a resize to ``size`` x ``size`` (bilinear,
+    antialiased, on the floats); none when ``size`` is None. The kernels are called directly:
+    ``v2.Compose`` gives the same values at about twice the cost per image."""
+
+    def __init__(self, channels, size=None, crop=False):
+        self.mean = self.std = [0.5] * channels
+        self.size, self.crop = size, crop
+
+    def __call__(self, image):
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms.v2 import functional as F
+        if self.crop:
+            image = F.center_crop(F.resize(image, self.size, interpolation=InterpolationMode.BICUBIC), self.size)
+        image = F.to_dtype(F.to_image(image), torch.float32, scale=True)
+        if self.size is not None and not self.crop:
+            image = F.resize(image, [self.size, self.size], antialias=True)
+        return F.normalize(image, self.mean, self.std)
+
+
+class ImageFiles(torch.utils.data.Dataset):
+    """The images at ``paths``, each opened when asked for: ``dataset[i]`` is
+    ``(float32 [C, size, size] in [-1, 1], label)``, label -1 where ``labels`` is None."""
+
+    def __init__(self, paths, mode, size, labels=None):
         self.paths, self.mode, self.size = tuple(str(p) for p in paths), mode, size
+        self.labels = None if labels is None else tuple(int(v) for v in labels)
+        self.transform = ToTraining(1 if mode == "L" else 3, size, crop=True)
 
     def __len__(self):
         return len(self.paths)
 
     def __getitem__(self, i):
-        from PIL import Image, ImageOps
         path = self.paths[i]
         with open_image(path) as im:
             try:
-                if im.mode.startswith("I;16"):  # 16-bit grey: PIL's convert would clip at 255
-                    im = Image.fromarray((np.asarray(im).astype(np.uint16) >> 8).astype(np.uint8), "L")
-                im = ImageOps.fit(im.convert(self.mode), (self.size, self.size), Image.Resampling.BICUBIC)
-                pixels = np.asarray(im, dtype=np.uint8)
+                image = self.transform(to_mode(im, self.mode))
             # A damaged file raises OSError from PIL; it must read as bad input, not as a failed write.
             except (OSError, ValueError, SyntaxError) as err:
                 raise UsageError(f"cannot read image {path}: {one_line(err)}") from err
-        pixels = torch.from_numpy(pixels.copy())
-        return pixels.unsqueeze(0) if self.mode == "L" else pixels.permute(2, 0, 1).contiguous()
-
-
-class FolderImageData:
-    """A folder's split as a data source like :class:`mixgan.data.images.ImageData`
-    (``sample(n, generator)``, ``sample_with_labels``, ``event_shape``, ``labels``, ...) that
-    holds the files' paths (:class:`FolderImages`) and int64 labels [N] or None, not pixels.
-
-    The same generator state draws the same indices as an in-memory ``ImageData`` of the same
-    images would, and decodes them to the same values, so a seed gives the same batches.
-    """
-
-    def __init__(self, name, files, labels=None, class_names=None, split="all"):
-        self.files, self.split = files, split
-        self.labels = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
-        self.class_names = tuple(class_names) if class_names is not None else None
-        self._name = name
-
-    @property
-    def name(self):
-        return self._name
-
-    @property
-    def event_shape(self):
-        return torch.Size((1 if self.files.mode == "L" else 3, self.files.size, self.files.size))
-
-    @property
-    def num_classes(self):
-        return None if self.class_names is None else len(self.class_names)
-
-    @property
-    def images(self):
-        """Every image of the split, decoded now and not kept: for measuring against a held-out
-        split, never for training (which decodes per batch)."""
-        return self._decode(torch.arange(len(self)))
-
-    def __len__(self):
-        return len(self.files)
-
-    def __repr__(self):
-        return (f"FolderImageData({self.name!r}, split={self.split!r}, n={len(self)}, "
-                f"event_shape={tuple(self.event_shape)}, num_classes={self.num_classes})")
-
-    def _decode(self, idx):
-        """Float images [len(idx), C, H, W] of the indices ``idx`` (CPU), each file decoded once."""
-        unique, where = torch.unique(idx, return_inverse=True)
-        decoded = torch.stack([self.files[i] for i in unique.tolist()])
-        return to_float(decoded)[where]
-
-    def sample(self, n, generator):
-        """``n`` images drawn uniformly with replacement, on ``generator.device``."""
-        return self.sample_with_labels(n, generator)[0]
-
-    def sample_with_labels(self, n, generator):
-        """Like ``sample`` (same draws for the same generator state) plus their labels or None."""
-        idx = torch.randint(len(self), (n,), generator=generator, device=generator.device)
-        images = self._decode(idx.cpu()).to(generator.device)
-        labels = None if self.labels is None else self.labels.to(generator.device)[idx]
-        return images, labels
+        return image, -1 if self.labels is None else self.labels[i]

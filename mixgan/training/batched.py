@@ -50,9 +50,10 @@ def batch_key(config):
 def batchable(config):
     """Whether the batched engine trains ``config`` exactly as ``train()`` would: a batched
     objective on 2D toy data, with none of the options the batched loop does not implement
-    (penalties, spectral norm, manifold mixup, animation frames). Other runs train alone."""
+    (penalties, spectral norm, manifold mixup, animation frames, TensorBoard). Other runs train alone."""
     return (config.objective in BATCHED_OBJECTIVES and config.data in DATASETS and config.r1 == 0
-            and config.r2 == 0 and not config.spectral_norm and config.mixup_layer == 0 and config.frames == 0)
+            and config.r2 == 0 and not config.spectral_norm and config.mixup_layer == 0 and config.frames == 0
+            and not config.tensorboard)
 
 
 def check_batch(configs):

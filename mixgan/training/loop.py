@@ -19,6 +19,7 @@ from mixgan.training import threads
 from mixgan.training.saving import keep_real, save_frame, save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
                                    snapshot_batch, warn)
+from mixgan.training.tensorboard import TensorBoardLog, summary_writer_class
 
 
 @flushing_denormals
@@ -42,6 +43,8 @@ def train(config, progress=True, resume=None):
         raise UsageError(f"mixup_layer must be in 0..{D.hidden_layers} (D's hidden layers for this data), "
                          f"got {config.mixup_layer}")
     used = threads.apply(config, device, resume=resume)  # before any tensor work; see threads.py
+    if config.tensorboard:
+        summary_writer_class()  # installed, or one line now, before anything is written
     gen = run_generators(config.seed, device)
     # Drawn before the run folder exists: an image folder decodes these files now, and a damaged one must
     # stop the run before anything is written.
@@ -71,6 +74,11 @@ def train(config, progress=True, resume=None):
                 done, window, elapsed = checkpoints.restore(ckpts[0], **state)
                 start -= elapsed
         guard.begin(done, resuming=resume is not None)
+        # Image data comes through a DataLoader, one batch per iteration from the one this run is at;
+        # toy distributions are sampled on the device.
+        image_batches = (data.training_batches(config.d_steps * d_chunk, config.seed, done + 1, device)
+                         if hasattr(data, "training_batches") else None)
+        board = TensorBoardLog(run, after=done) if config.tensorboard else None
         fixed_real = keep_real(run, fixed_real)  # image runs: once in real.npz, not in every snapshot
 
         def stop_if_bad(it):
@@ -89,7 +97,8 @@ def train(config, progress=True, resume=None):
             with torch.no_grad():
                 z = torch.randn(config.d_steps * d_chunk, config.z_dim, generator=gen["noise"], device=device)
                 fakes = G(z)
-            reals = data.sample(config.d_steps * d_chunk, gen["data"])
+            reals = (next(image_batches) if image_batches is not None
+                     else data.sample(config.d_steps * d_chunk, gen["data"]))
             for real, fake in zip(reals.split(d_chunk), fakes.split(d_chunk)):
                 d_loss = objective.d_loss(D, real, fake, gen["objective"])
                 opt_d.zero_grad(set_to_none=True)
@@ -131,6 +140,8 @@ def train(config, progress=True, resume=None):
                 for v in sums.values():
                     v.zero_()
                 window = 0
+            if board is not None and (logged or it in snapshot_at):
+                board.update(snapshot=it if it in snapshot_at else None)
             bar.update(1)
 
             # Checkpoint when due, at every snapshot and at the end, and after Ctrl-C/SIGTERM,
@@ -149,5 +160,7 @@ def train(config, progress=True, resume=None):
         folders.atomic_torch_save(run / "discriminator.pt", D.state_dict())
         if G_ema is not None:
             folders.atomic_torch_save(run / "generator_ema.pt", G_ema.state_dict())
+        if board is not None:
+            board.close()
         guard.finish(config.iterations)
     return Path(run)

@@ -6,6 +6,7 @@ Images are float arrays [N, C, H, W] in [-1, 1] (what the generator's tanh gives
 import math
 
 import numpy as np
+import torch
 
 from mixgan.runs import snapshots
 from mixgan.viz.plots import plt, save_figure
@@ -13,25 +14,27 @@ from mixgan.viz.plots import plt, save_figure
 GRID_IMAGES = 64  # images shown per grid (8 x 8), taken from the front of the fixed batch
 
 
-def image_grid(images, nrow=None, pad=1, pad_value=1.0):
-    """Tile images [N, C, H, W] in [-1, 1] into one array [rows·(H+pad)+pad, cols·(W+pad)+pad, C] in [0, 1].
+def grid_tensor(images, nrow=None, pad=1, pad_value=1.0):
+    """Images [N, C, H, W] in [-1, 1] tiled by ``torchvision.utils.make_grid`` into a float tensor
+    [3, rows·(H+pad)+pad, cols·(W+pad)+pad] in [0, 1] (one channel is repeated to three), as
+    TensorBoard's ``add_image`` takes it.
 
     ``nrow`` images per row (default: the ceiling of √N). Non-finite pixels become 0 (black)
     so they stand out rather than vanish; :func:`draw_image_grid` also counts them.
     """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(f"expected images [N, C, H, W], got shape {images.shape}")
-    n, c, h, w = images.shape
-    cols = nrow or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    shown = np.nan_to_num((np.clip(images, -1.0, 1.0) + 1.0) / 2.0, nan=0.0, posinf=0.0, neginf=0.0)
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), pad_value, dtype=np.float32)
-    for k in range(n):
-        r, q = divmod(k, cols)
-        y, x = pad + r * (h + pad), pad + q * (w + pad)
-        grid[y:y + h, x:x + w] = shown[k].transpose(1, 2, 0)
-    return grid
+    from torchvision.utils import make_grid
+    images = torch.from_numpy(np.array(images, dtype=np.float32))  # a copy: saved arrays are read-only
+    if images.dim() != 4 or len(images) == 0:
+        raise ValueError(f"expected images [N, C, H, W], got shape {tuple(images.shape)}")
+    shown = ((images.clamp(-1.0, 1.0) + 1.0) / 2.0).nan_to_num(nan=0.0, posinf=0.0, neginf=0.0)
+    return make_grid(shown, nrow=nrow or math.ceil(math.sqrt(len(images))), padding=pad, pad_value=pad_value)
+
+
+def image_grid(images, nrow=None, pad=1, pad_value=1.0):
+    """:func:`grid_tensor` as an array [rows·(H+pad)+pad, cols·(W+pad)+pad, C] in [0, 1] for matplotlib,
+    with the image's own number of channels."""
+    grid = grid_tensor(images, nrow, pad, pad_value)
+    return grid[:np.shape(images)[1]].permute(1, 2, 0).numpy()
 
 
 def nonfinite_count(images):
