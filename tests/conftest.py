@@ -15,6 +15,20 @@ os.environ["MIXGAN_THREADS"] = "1"
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", help="also run the tests marked slow (make test-ray runs them)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked slow stay out of the default suite, which must finish in minutes on two cores."""
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
 # Property tests draw their examples from a fixed seed, so a run of the suite is repeatable.
 settings.register_profile("mixgan", derandomize=True)
 settings.load_profile("mixgan")
