@@ -114,8 +114,8 @@ def test_manifold_mixup_under_torchrun_is_refused(tmp_path, monkeypatch, capsys)
 
 # --- torchrun jobs ------------------------------------------------------------------------------
 
-@pytest.mark.slow
-def test_torchrun_two_processes_train_one_run_and_resume_it_bitwise(tmp_path, capsys):
+def train_on_two_processes(tmp_path):
+    """A tiny digits run trained by two gloo processes; checks what the folder holds and returns it."""
     code, out, err = torchrun(tmp_path, [*TINY, "--out", "out"])
     assert code == 0, err[-3000:]
     runs = list((tmp_path / "out").iterdir())
@@ -128,11 +128,13 @@ def test_torchrun_two_processes_train_one_run_and_resume_it_bitwise(tmp_path, ca
                  "snapshots/iter_000006.npz", "checkpoints/ckpt_000004.ckpt", "checkpoints/ckpt_000006.ckpt"):
         assert (run / name).is_file(), name
     assert status.read_status(run)["state"] == "finished"
-    finished = metrics_without_time(run)
-    assert [m["iteration"] for m in finished] == [2, 4, 6]
+    assert [m["iteration"] for m in metrics_without_time(run)] == [2, 4, 6]
+    return run
 
-    # Turn the run back into one stopped after its checkpoint at iteration 4.
-    keep = tmp_path / "finished"
+
+def stop_after_checkpoint_4(run, keep):
+    """Turn a finished run back into one stopped after its checkpoint at iteration 4, moving its final
+    weights to ``keep``."""
     keep.mkdir()
     for name in ("generator.pt", "discriminator.pt"):
         shutil.move(run / name, keep / name)
@@ -141,10 +143,23 @@ def test_torchrun_two_processes_train_one_run_and_resume_it_bitwise(tmp_path, ca
         p.unlink()
     status.write_status(run, "interrupted", "stopped by the test", 4)
 
-    # One process cannot resume what two trained: their data shares and noise are per process.
-    assert main(["train", "--resume", str(run)]) == 2
-    assert "trained by 2 process(es), not 1" in capsys.readouterr().err
 
+def test_torchrun_two_processes_train_one_run_that_one_process_cannot_resume(tmp_path, capsys):
+    run = train_on_two_processes(tmp_path)
+    stop_after_checkpoint_4(run, tmp_path / "finished")
+    # Their data shares and noise streams are per process: one process cannot go on with them.
+    assert main(["train", "--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "trained by 2 process(es), not 1" in err and err.count("\n") == 1
+    assert status.read_status(run)["state"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_resume_bitwise(tmp_path):
+    run = train_on_two_processes(tmp_path)
+    finished = metrics_without_time(run)
+    keep = tmp_path / "finished"
+    stop_after_checkpoint_4(run, keep)
     code, out, err = torchrun(tmp_path, ["--resume", str(run), "--quiet"])
     assert code == 0, err[-3000:]
     assert out.count("resumed and finished") == 1

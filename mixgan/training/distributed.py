@@ -30,6 +30,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.rng import PER_RANK_STREAMS, rank_generators, run_generators
+from mixgan.runs import status
 from mixgan.runs.guard import EXIT_CODES, RunGuard
 from mixgan.training import threads
 from mixgan.training.setup import prepare_device, resolve_device
@@ -63,11 +64,12 @@ def launched_rank():
     return _environment_number("RANK", 0)
 
 
-def quiet_elsewhere(error):
+def quiet_elsewhere(error, machine=False):
     """``error`` as every process raises it when all of them meet it alike (the same options, an
     error rank 0 sent them): rank 0 reports it, the others exit with its status silently, so the
-    user reads one line, not one per process."""
-    if launched_rank() != 0:
+    user reads one line, not one per process. ``machine``: alike on the processes of each machine
+    (its GPUs), so each machine's first process reports it."""
+    if (_environment_number("LOCAL_RANK", 0) if machine else launched_rank()) != 0:
         error.quiet = True
     return error
 
@@ -148,7 +150,11 @@ class Team(Solo):
         """Process ``LOCAL_RANK``'s GPU, or the CPU with the CPUs shared among this machine's processes."""
         device = resolve_device(name)
         if device.type == "cuda":
-            device = torch.device("cuda", self.local_rank % torch.cuda.device_count())
+            if self.local_size > torch.cuda.device_count():  # NCCL refuses two processes on one GPU
+                raise quiet_elsewhere(UsageError(
+                    f"{self.local_size} processes on this machine but {torch.cuda.device_count()} GPU(s): "
+                    f"start one process per GPU (torchrun --nproc-per-node {torch.cuda.device_count()})"), machine=True)
+            device = torch.device("cuda", self.local_rank)
             torch.cuda.set_device(device)
             return device
         threads.limit_to(threads.usable_cpus() // self.local_size)
@@ -165,14 +171,14 @@ class Team(Solo):
             try:
                 box[0] = ("value", make())
             except BaseException as error:
-                box[0] = ("usage" if isinstance(error, UsageError) else "error", f"{error}")
+                box[0] = ("error", f"rank 0 stopped: {type(error).__name__}: {error}")
                 dist.broadcast_object_list(box, src=0)
                 raise
         dist.broadcast_object_list(box, src=0)
         kind, value = box[0]
         if kind == "value":
             return value
-        error = UsageError(value) if kind == "usage" else RuntimeError(f"rank 0 stopped: {value}")
+        error = UsageError(value)  # exits with status 2 and no traceback, while rank 0 reports its own error
         error.quiet = True
         raise error
 
@@ -217,7 +223,13 @@ class Team(Solo):
                 "distributed_backend": str(dist.get_backend())}
 
     def guard(self, run):
-        return RunGuard([run]) if self.is_main else FollowerGuard(run)
+        if not self.is_main:
+            return FollowerGuard(run)
+        guard = RunGuard([run])
+        machines = "" if self.size == self.local_size else f" on each of its {self.size // self.local_size} machines"
+        guard.resume_command = (f"torchrun --nproc-per-node {self.local_size} -m mixgan train --resume "
+                                f"{status.quote(run)}{machines}")
+        return guard
 
 
 class FollowerGuard(RunGuard):
