@@ -32,6 +32,21 @@ def run_generators(seed, device):
     return {name: stream_generator(seed, number, device) for name, number in STREAMS.items() if name != "weights"}
 
 
+# Streams that differ between the processes of one run trained with DistributedDataParallel: each
+# process generates its own fakes and draws its own λ. The others (snapshot) are the same on all.
+PER_RANK_STREAMS = ("noise", "objective")
+
+
+def rank_generators(seed, rank, device):
+    """The streams of process ``rank`` of a run trained on several processes: as
+    :func:`run_generators`, except that ``noise`` and ``objective`` come from (seed, stream, rank),
+    so no two processes draw the same noise or λ."""
+    gens = run_generators(seed, device)
+    for name in PER_RANK_STREAMS:
+        gens[name] = torch.Generator(device=device).manual_seed(derive_seed(seed, STREAMS[name], rank))
+    return gens
+
+
 def metrics_generator(seed, iteration):
     """A CPU generator for one snapshot's measurements, from the run's seed and the iteration."""
     return torch.Generator().manual_seed(derive_seed(seed, METRICS_STREAM, iteration))

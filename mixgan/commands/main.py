@@ -65,14 +65,16 @@ def main(argv=None):
         finally:  # main() may be called again in this process (tests, notebooks)
             threads.request(before)
     except UsageError as e:
-        print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
+        if not getattr(e, "quiet", False):  # quiet: another process of a torchrun job reports it
+            print(f"mixgan: error: {one_line(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # a full disk or a read-only folder met outside a training run
         where = f" {e.filename}" if e.filename else ""
         print(f"mixgan: error: cannot write or read{one_line(where)}: {e.strerror or e}", file=sys.stderr)
         return 2
     except (RunInterrupted, RunFailed) as e:  # a run that stopped says how, in one line
-        print(f"mixgan: {one_line(e.message)}", file=sys.stderr)
+        if not getattr(e, "quiet", False):
+            print(f"mixgan: {one_line(e.message)}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("mixgan: interrupted", file=sys.stderr)

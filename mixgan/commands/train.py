@@ -33,12 +33,16 @@ def run(args):
             return 0
         print(plan_line("train", 1, config.iterations, per_it, 1, resolve_device(config.device)), file=sys.stderr)
         return 0
-    from mixgan.training import resolve_device, threads, train
-    if not args.quiet and resolve_device(config.device).type == "cpu":
+    from mixgan.data import is_image_dataset
+    from mixgan.training import distributed, resolve_device, threads, train
+    distributed.check_launch(is_image_dataset(config.data), config.mixup_layer)  # before any line is printed
+    talk = distributed.launched_rank() == 0  # under torchrun, rank 0 speaks for every process
+    if talk and not args.quiet and resolve_device(config.device).type == "cpu":
         print(one_line(f"train: {threads.describe(config)}"))
     folder = train(config, progress=not args.quiet)
-    print(one_line(f"run folder: {folder}"))
-    print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))
+    if talk:
+        print(one_line(f"run folder: {folder}"))
+        print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))
     return 0
 
 
@@ -49,8 +53,11 @@ def _resume(args):
         from mixgan.config import load_run_config
         print(json.dumps(load_run_config(args.resume).to_dict(), indent=2))
         return 0
+    from mixgan.training.distributed import launched_rank
     from mixgan.training.resuming import resume
     folder, trained = resume(args.resume, progress=not args.quiet)
+    if launched_rank() != 0:  # under torchrun, rank 0 speaks for every process
+        return 0
     if not trained:
         print(one_line(f"run {folder} is already finished; nothing to do"))
         return 0

@@ -158,10 +158,11 @@ class ImageData:
         images = self.decode(idx).to(generator.device)
         return images, None if self.labels is None else self.labels.to(generator.device)[idx]
 
-    def training_batches(self, size, seed, start, device, workers=None):
+    def training_batches(self, size, seed, start, device, workers=None, shard=None):
         """Batches of ``size`` images on ``device`` for iterations ``start``, ``start + 1``, ...,
-        through a DataLoader (see :func:`mixgan.data.loader.training_batches`)."""
-        return training_batches(self.dataset, size, seed, start, device, workers)
+        through a DataLoader (see :func:`mixgan.data.loader.training_batches`; ``shard``: this
+        process's ``(rank, world_size)`` when several train one run)."""
+        return training_batches(self.dataset, size, seed, start, device, workers, shard)
 
 
 def load_image_data(name, data_root=None, download=False, image_size=None, split="train"):

@@ -5,6 +5,13 @@ The indices of iteration ``i`` are drawn uniformly with replacement from a gener
 the run's seed, its ``data`` stream and ``i`` (:class:`IterationSampler`). A batch therefore
 depends on nothing but (seed, iteration): not on the number of worker processes, nor on where a
 run resumed, so a resumed run draws the batches the uninterrupted one drew.
+
+A run trained on several processes (DistributedDataParallel, ``shard=(rank, world_size)``) draws
+from ``torch.utils.data.DistributedSampler`` instead (:class:`ShardBatches`): each epoch it deals
+a permutation seeded by the run's seed and the epoch into one disjoint share per process, and a
+process cuts its share into batches, epoch after epoch. Iteration ``i`` of rank ``r`` takes the
+next ``size`` indices after the ``(i - 1) * size`` it has already used, so its batches depend on
+(seed, world size, rank, iteration) alone, and a resumed run draws what the uninterrupted one drew.
 """
 import signal
 
@@ -40,6 +47,33 @@ class IterationSampler(torch.utils.data.Sampler):
         while True:
             yield self.indices(iteration).tolist()
             iteration += 1
+
+
+class ShardBatches(torch.utils.data.Sampler):
+    """Index lists for ``DataLoader(batch_sampler=...)`` on one process of several: list ``k`` holds
+    the ``size`` indices of iteration ``start + k`` from this process's share of each epoch of a
+    ``DistributedSampler`` (shuffled, every index dealt once per epoch; a share shorter than
+    ``size`` runs on into the next epoch). It never ends."""
+
+    def __init__(self, n, size, seed, rank, world_size, start=1):
+        self.size, self.start = size, start
+        # drop_last: every process's share has the same length, so no index is dealt twice in an epoch
+        self.shares = torch.utils.data.DistributedSampler(range(n), num_replicas=world_size, rank=rank,
+                                                          shuffle=True, seed=derive_seed(seed, STREAMS["data"]),
+                                                          drop_last=n >= world_size)
+
+    def __iter__(self):
+        share = len(self.shares)
+        epoch, position = divmod((self.start - 1) * self.size, share)
+        batch = []
+        while True:
+            self.shares.set_epoch(epoch)
+            for i in list(self.shares)[position:]:
+                batch.append(i)
+                if len(batch) == self.size:
+                    yield batch
+                    batch = []
+            epoch, position = epoch + 1, 0
 
 
 class Failure:
@@ -83,8 +117,9 @@ def ignore_interrupts(worker_id):
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def training_batches(dataset, size, seed, start, device, workers=None):
+def training_batches(dataset, size, seed, start, device, workers=None, shard=None):
     """Real images [size, C, H, W] on ``device`` for iterations ``start``, ``start + 1``, ...
+    ``shard``: ``(rank, world_size)`` of a run trained on several processes (:class:`ShardBatches`).
 
     ``dataset[i]`` is ``(image, label)``. Beside a GPU, batches are decoded by worker processes
     into pinned memory and copied without blocking, so decoding the next batch overlaps training
@@ -92,8 +127,10 @@ def training_batches(dataset, size, seed, start, device, workers=None):
     """
     device = torch.device(device)
     workers = default_workers(device) if workers is None else workers
+    batches = (IterationSampler(len(dataset), size, seed, start) if shard is None
+               else ShardBatches(len(dataset), size, seed, *shard, start=start))
     loader = torch.utils.data.DataLoader(
-        Reporting(dataset), batch_sampler=IterationSampler(len(dataset), size, seed, start), num_workers=workers,
+        Reporting(dataset), batch_sampler=batches, num_workers=workers,
         collate_fn=collate, pin_memory=device.type == "cuda",
         # Seeds the workers' own random state; no transform draws from it, so batches do not depend on it.
         generator=torch.Generator().manual_seed(derive_seed(seed, STREAMS["data"])),
