@@ -33,10 +33,11 @@ def run(args):
             return 0
         print(plan_line("train", 1, config.iterations, per_it, 1, resolve_device(config.device)), file=sys.stderr)
         return 0
-    from mixgan.training import resolve_device, threads, train
+    from mixgan.training import resolve_device, threads
+    from mixgan.training.engines import train_run
     if not args.quiet and resolve_device(config.device).type == "cpu":
         print(one_line(f"train: {threads.describe(config)}"))
-    folder = train(config, progress=not args.quiet)
+    folder = train_run(config, progress=not args.quiet)  # a toy run: the batched engine, as a batch of one
     print(one_line(f"run folder: {folder}"))
     print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))
     return 0

@@ -1,8 +1,8 @@
 """Continuing a stopped run from its last good checkpoint.
 
 The run's own ``config.json`` is the only source of options (a resumed run is the same run,
-so nothing may change it); the training loop restores the checkpoint and goes on bitwise as if
-it had never stopped.
+so nothing may change it); the engine that started it (``engines.py``) restores the checkpoint
+and goes on bitwise as if it had never stopped.
 """
 from pathlib import Path
 
@@ -33,5 +33,7 @@ def resume(run_dir, progress=True):
         raise UsageError(f"run {run} failed ({st.get('reason')}) and is not resumable: it is seeded, so resuming "
                          f"would repeat the same computation and fail in the same place; start a new run with "
                          f"other options")
-    from mixgan.training.loop import train  # late: importing torch is not needed to refuse a bad folder
-    return train(config, progress=progress, resume=run), True
+    # Late: importing torch is not needed to refuse a bad folder. The run goes on in the engine that
+    # started it (engines.py), so that it resumes bitwise.
+    from mixgan.training.engines import train_run
+    return train_run(config, progress=progress, resume=run), True
