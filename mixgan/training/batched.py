@@ -228,7 +228,9 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         step()
         window += 1
         logged = it % c0.log_every == 0 or it == c0.iterations
-        checkpointed = guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it == c0.iterations
+        # Checkpoints as a run alone takes them: when due, at its snapshots, at the end, and on a signal.
+        checkpointed = (guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it in due
+                        or it == c0.iterations)
         if it in due or it in frame_due or logged or checkpointed:
             check(it)  # no snapshot, frame, metrics line or checkpoint ever holds a NaN
         for r in due.get(it, ()):
