@@ -121,3 +121,21 @@ def test_figure5_runs_form_one_batch_per_objective():
     assert [(c.data, c.seed) for c in standard.configs] == [(c.data, c.seed) for c in mixup.configs] == \
         [("grid", 0), ("ring", 0), ("grid", 1), ("ring", 1)]
     assert {c.objective for c in standard.configs} == {"standard"} and standard.resume is None
+
+
+def test_a_nan_in_a_figure5_batch_stops_the_command_with_its_line(tmp_path, monkeypatch, capsys):
+    from mixgan.experiments import figure5
+    monkeypatch.setattr(figure5, "QUICK", dict(width=8, depth=1, batch_size=16, snapshot_size=32, iterations=8,
+                                               snapshots=(4, 8), log_every=4))
+    monkeypatch.setattr(figure5, "cpu_cores", lambda: 1)  # in this process, where the poison is
+    from mixgan.experiments import estimate
+    monkeypatch.setattr(estimate, "seconds_per_iteration", lambda *a, **k: 1e-3)  # no timing run to poison
+    poison_d_loss_after(monkeypatch, 10)  # the mixup batch's first D loss call of iteration 3 (5 D steps each)
+    assert main(["figure5", "--quick", "--device", "cpu", "--out", str(tmp_path), "--quiet"]) == RunFailed.exit_code
+    err = capsys.readouterr().err
+    assert "run failed: d_loss became nan at iteration 3;" in err and err.strip().splitlines()[-1].startswith("mixgan: run failed")
+    group = next(tmp_path.glob("*-figure5-quick-s0"))
+    states = {p.name[6:]: json.loads((p / "status.json").read_text())["state"] for p in group.iterdir() if p.is_dir()}
+    assert states == {"grid-standard-s0": "finished", "ring-standard-s0": "finished", "grid-mixup-s0": "failed",
+                      "ring-mixup-s0": "failed"}
+    assert not (group / "figure5.png").exists()

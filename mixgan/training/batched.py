@@ -98,10 +98,10 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     see ``cuda_graph.py``). On the CPU the plain eager loop runs.
     ``resume``: the run folders of a stopped batch, in the order of ``configs``: training goes
     on from their last checkpoint, or from the start where they have none. Every run is
-    checkpointed as a single run is: every ``checkpoint_every`` iterations, at the end, and on
-    Ctrl-C/SIGTERM, which then stops the batch. A run whose numbers turn NaN/Inf is marked failed
-    and the others train on; once every run has failed, the batch stops with RunFailed and the
-    first failure's line (so a batch of one stops as ``train()`` does).
+    checkpointed as a single run is: every ``checkpoint_every`` iterations, at its snapshots, at
+    the end, and on Ctrl-C/SIGTERM, which then stops the batch. A run whose numbers turn NaN/Inf
+    is marked failed and the others train on (a batch whose every run has failed stops); a batch
+    of one stops with RunFailed and the failure's line, as ``train()`` does.
 
     >>> from mixgan import make_config, train_batched
     >>> runs = train_batched([make_config(dict(data="ring", seed=s, iterations=200)) for s in range(4)])  # doctest: +SKIP
@@ -213,13 +213,14 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
     def check(it):
         """Mark failed every run whose losses or weights are no longer finite. The runs of a stack
         do not touch each other's numbers, so the others train on; a failed run keeps its last
-        good checkpoint and gets no more snapshots, metrics or checkpoints. Once no run is left,
-        stop with the first failure's line."""
+        good checkpoint and gets no more snapshots, metrics or checkpoints. A run alone stops with
+        its failure's line, as train() does; returns whether any run is left to train."""
         for r, problem in watch.problems(it, G, D, names_G, names_D).items():
             guard.fail(r, problem)
-        if not guard.live():
+        if R == 1 and guard.failed:
             bar.close()
-            raise guard.failure(min(guard.failed))
+            raise guard.failure(0)
+        return bool(guard.live())
 
     # Everything between two of these iterations (D steps, G step, λ draws, Adam, the average)
     # is step(); what reads values back (checks, snapshots, frames, log lines, checkpoints) runs
@@ -231,8 +232,10 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         # Checkpoints as a run alone takes them: when due, at its snapshots, at the end, and on a signal.
         checkpointed = (guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it in due
                         or it == c0.iterations)
-        if it in due or it in frame_due or logged or checkpointed:
-            check(it)  # no snapshot, frame, metrics line or checkpoint ever holds a NaN
+        # No snapshot, frame, metrics line or checkpoint ever holds a NaN; a batch whose every run
+        # has failed stops here (the command that trains it says what failed).
+        if (it in due or it in frame_due or logged or checkpointed) and not check(it):
+            break
         for r in due.get(it, ()):
             if r not in guard.failed:
                 save_snapshot(run_folders[r], it, unstack(G, r, like_G), unstack(D, r, like_D), fixed_z[r],
