@@ -94,7 +94,7 @@ def test_figure5_quick_on_the_gpu(tmp_path, monkeypatch, capsys):
 
 
 def test_sweep_on_the_gpu(tmp_path, capsys):
-    assert main(["sweep", "--data", "ring", "--objectives", "standard,mixup", "--seeds", "3", "--iterations", "20",
+    assert main(["sweep", "--datasets", "ring", "--objectives", "standard,mixup", "--seeds", "0,1,2", "--iterations", "20",
                  "--snapshots", "20", *TINY, "--out", str(tmp_path), "--quiet"]) == 0
     sweep = next(tmp_path.glob("*-sweep"))
     runs = runs_in(sweep)
