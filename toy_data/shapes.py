@@ -106,8 +106,14 @@ class Pinwheel:
     name = "pinwheel"
     arms = 5
 
+    def __init__(self):
+        self._std_on = {}  # per-device copy: a copy from the host inside a captured CUDA graph would fail
+
     def sample(self, n, generator):
-        f = _normal((n, 2), generator) * torch.tensor([0.3, 0.1], device=generator.device)
+        device = generator.device
+        if device not in self._std_on:
+            self._std_on[device] = torch.tensor([0.3, 0.1], device=device)
+        f = _normal((n, 2), generator) * self._std_on[device]
         f[:, 0] += 1
         arm = torch.randint(self.arms, (n,), generator=generator, device=generator.device)
         a = 2 * math.pi * arm / self.arms + 0.25 * f[:, 0].exp()

@@ -34,12 +34,13 @@ def run(args):
         print(plan_line("train", 1, config.iterations, per_it, 1, resolve_device(config.device)), file=sys.stderr)
         return 0
     from mixgan.data import is_image_dataset
-    from mixgan.training import distributed, resolve_device, threads, train
+    from mixgan.training import distributed, resolve_device, threads
+    from mixgan.training.engines import train_run
     distributed.check_launch(is_image_dataset(config.data), config.mixup_layer)  # before any line is printed
     talk = distributed.launched_rank() == 0  # under torchrun, rank 0 speaks for every process
     if talk and not args.quiet and resolve_device(config.device).type == "cpu":
         print(one_line(f"train: {threads.describe(config)}"))
-    folder = train(config, progress=not args.quiet)
+    folder = train_run(config, progress=not args.quiet)  # a toy run: the batched engine, as a batch of one
     if talk:
         print(one_line(f"run folder: {folder}"))
         print(one_line(f"snapshots:  {folder / 'snapshots'} (iter_NNNNNN.png pictures, .npz arrays)"))

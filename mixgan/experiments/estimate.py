@@ -18,10 +18,11 @@ TIMED_LOG_EVERY = 4  # timed from the first log line to the last: warm-up exclud
 
 def seconds_per_iteration(config, threads=None, batch=1):
     """Measured seconds per iteration of ``config`` (``batch`` runs at once through the batched
-    engine when above 1) with at most ``threads`` threads (the thread policy chooses within them, as
+    engine when above 1; one run in the engine ``engines.py`` picks for it) with at most ``threads`` threads (the thread policy chooses within them, as
     for the real run), from a throwaway run of a few iterations."""
     import torch
-    from mixgan.training import threads as thread_policy, train, train_batched
+    from mixgan.training import threads as thread_policy, train_batched
+    from mixgan.training.engines import train_run
     saved = torch.get_num_threads()
     try:
         with tempfile.TemporaryDirectory(prefix="mixgan-timing-") as tmp, thread_policy.capped(threads):
@@ -33,7 +34,7 @@ def seconds_per_iteration(config, threads=None, batch=1):
                     run = train_batched([dataclasses.replace(short, seed=short.seed + i) for i in range(batch)],
                                         progress=False)[0]
                 else:
-                    run = train(short, progress=False)
+                    run = train_run(short, progress=False)  # in the engine the run will use
             except RunInterrupted as stop:  # the throwaway run is gone with its folder: nothing to resume
                 raise RunInterrupted("interrupted while timing the plan; nothing was started", stop.exit_code) from None
             times = [r["elapsed_s"] for r in folders.read_jsonl(run / "metrics.jsonl")
@@ -54,11 +55,14 @@ def duration(seconds):
     return f"{seconds / 3600:.1f} h"
 
 
-def plan_line(what, runs, iterations, seconds_per_it, workers, device):
-    """One line: the runs, their iterations and the estimated wall time with ``workers`` in parallel."""
-    rounds = math.ceil(runs / max(1, workers))
+def plan_line(what, runs, iterations, seconds_per_it, workers, device, batches=None):
+    """One line: the runs, their iterations and the estimated wall time with ``workers`` in parallel;
+    ``batches``: the runs train as that many batches of the batched engine, and ``seconds_per_it``
+    is one batch's iteration."""
+    rounds = math.ceil((batches or runs) / max(1, workers))
     total = rounds * iterations * seconds_per_it
     parallel = f", {workers} at a time" if workers > 1 else ""
-    return (f"{what}: {runs} run(s) × {iterations} iterations{parallel} on {device}; "
-            f"timed {seconds_per_it * 1000:.1f} ms/iteration per run → about {duration(total)} of training "
-            f"(snapshot measurements come on top)")
+    grouped = f" as {batches} batch(es)" if batches else ""
+    return (f"{what}: {runs} run(s) × {iterations} iterations{grouped}{parallel} on {device}; "
+            f"timed {seconds_per_it * 1000:.1f} ms/iteration per {'batch' if batches else 'run'} → about "
+            f"{duration(total)} of training (snapshot measurements come on top)")

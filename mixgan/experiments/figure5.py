@@ -7,18 +7,20 @@ Datasets grid and ring × objectives standard (the ERM GAN) and mixup, all with 
         figure5.png, figure5.pdf, figure5.json
         00000-grid-standard-s0/ ...  (four ordinary run folders)
 
-On a CPU with two or more cores the four runs train in parallel processes, each limited
-to its share of the cores so they do not oversubscribe them. ``--quick`` trains the
+The runs train through the batched engine, as one batch per objective (ERM and mixup cannot
+share one): two batches, each holding both datasets; on a GPU every iteration replays as one
+CUDA graph. On a CPU with two or more cores the batches train in parallel processes, each
+limited to its share of the cores so they do not oversubscribe them. ``--quick`` trains the
 documented reduced setting :data:`QUICK` instead (see docs/FIGURES.md for its measured time).
 """
 import re
 import time
 from pathlib import Path
 
-from mixgan.runs import folders
+from mixgan.runs import folders, status
 from mixgan.config import make_config, read_run_config
-from mixgan.errors import UsageError
-from mixgan.experiments.workers import config_key, cpu_cores, plan_tasks, train_all
+from mixgan.errors import RunFailed, UsageError
+from mixgan.experiments.workers import Batch, batch_tasks, config_key, cpu_cores, plan_tasks, task_configs, train_all
 from mixgan.viz.figures import FIGURE5_DATA, FIGURE5_OBJECTIVES, figure5_figure, figure5_runs, save_both
 
 # The reduced setting of ``--quick`` (chosen by measurement on a shared 2-core CPU; see docs/FIGURES.md).
@@ -48,17 +50,22 @@ def figure5_configs(seed, device, alpha, quick, out, frames=0, landscape=0):
 
 def train_runs(configs, log=print, progress=False, dry_run=False):
     """Train the runs of ``configs`` (those in one group folder): a finished one is kept, a stopped
-    one resumed from its checkpoint, the rest trained; in parallel processes on a multi-core CPU,
-    one after another on a GPU (they would only queue on it). Returns [(run folder, seconds)]."""
+    one resumed from its checkpoint, the rest trained. Runs train as batches of the batched engine,
+    one per objective setting (ERM's runs in one, mixup's in the other; on a GPU each iteration
+    replays as one CUDA graph); the batches in parallel processes on a multi-core CPU, one after
+    another on a GPU (they would only queue on it). Returns [(run folder, seconds)]; RunFailed
+    names a run whose numbers went NaN/Inf."""
     from mixgan.training import resolve_device
-    finished, tasks = plan_tasks(configs)
-    resumed = sum(folder is not None for _, folder in tasks)
-    if len(tasks) < len(configs) or resumed:
-        log(f"{len(configs) - len(tasks)} runs already finished, {resumed} to resume")
+    finished, runs = plan_tasks(configs)
+    resumed = sum(folder is not None for _, folder in runs)
+    if len(runs) < len(configs) or resumed:
+        log(f"{len(configs) - len(runs)} runs already finished, {resumed} to resume")
+    tasks = batch_tasks(runs)
     # Longest first (mixup's shuffled pairing reads two batches per D step), so no worker is
-    # left with a long run at the end while the other idles.
+    # left with a long batch at the end while the other idles.
     from mixgan.objectives import OBJECTIVES
-    tasks.sort(key=lambda task: -OBJECTIVES[task[0].objective](task[0]).d_batches)
+    tasks.sort(key=lambda task: (-OBJECTIVES[task_configs(task)[0].objective](task_configs(task)[0]).d_batches,
+                                 -len(task_configs(task))))
     on_cpu = all(resolve_device(c.device).type == "cpu" for c in configs)
     cores = cpu_cores()
     workers = min(cores, len(tasks)) if on_cpu and cores >= 2 else 1
@@ -66,16 +73,23 @@ def train_runs(configs, log=print, progress=False, dry_run=False):
     if tasks:
         from mixgan.experiments.estimate import plan_line, seconds_per_iteration
         from mixgan.training import threads as thread_policy
-        per_it = seconds_per_iteration(tasks[0][0], threads=threads)
+        first = task_configs(tasks[0])
+        per_it = seconds_per_iteration(first[0], threads=threads, batch=len(first))
         with thread_policy.capped(threads):
-            chosen = thread_policy.describe(tasks[0][0])
-        (print if dry_run else log)(plan_line("figure5", len(tasks), tasks[0][0].iterations, per_it, workers,
-                                              resolve_device(configs[0].device)) + f"; {chosen}")
+            chosen = thread_policy.describe(first[0])
+        batches = sum(isinstance(task, Batch) for task in tasks)
+        (print if dry_run else log)(plan_line("figure5", len(runs), first[0].iterations, per_it, workers,
+                                              resolve_device(configs[0].device), batches=len(tasks) if batches else None)
+                                    + f"; {chosen}")
     if dry_run:
         return None
     label = lambda c: f"{c.data}/{c.objective}"  # noqa: E731
-    trained = dict(zip((config_key(c.to_dict()) for c, _ in tasks),
+    trained = dict(zip((config_key(c.to_dict()) for task in tasks for c in task_configs(task)),
                        train_all(tasks, workers, threads, log, label, progress=progress)))
+    for path, _ in trained.values():  # a batch trains on past a failed run: the figure cannot
+        st = status.read_status(path)
+        if st["state"] == "failed":
+            raise RunFailed(f"run failed: {st.get('reason')}; {path} is marked failed")
     return [trained.get(config_key(c.to_dict())) or (finished[config_key(c.to_dict())], 0.0) for c in configs]
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 from mixgan.config import read_run_config
 from mixgan.errors import RunInterrupted, UsageError
@@ -76,18 +77,74 @@ def _worker_start(parent, threads, requested=None):
     thread_policy.request(requested)
 
 
-def _run_one(config, resume_folder, parent):
-    """Worker body: train ``config`` (or resume ``resume_folder``). Returns ``(folder, seconds,
-    stopped)``; ``stopped`` when a signal stopped the run (its checkpoint is written) or came
-    before it started. A worker whose parent has died leaves as soon as its run is safe."""
-    global _stopping, _starting
+class Batch(NamedTuple):
+    """A task of runs trained together by the batched engine: their configs and, for runs that go
+    on from their checkpoints (all at one iteration), their folders; ``resume`` None for new runs."""
+    configs: tuple
+    resume: tuple = None
+
+
+def batch_tasks(tasks):
+    """``tasks`` (``(config, resume folder or None)``) as the fewest tasks that train them: runs
+    that can share a batch of the batched engine (``batch_key``; new runs, or runs whose newest
+    checkpoints stand at one iteration) become one :class:`Batch`, in the order of their first
+    run; runs it does not cover stay as they are."""
+    from mixgan.runs import checkpoints
+    from mixgan.training.batched import batch_key, batchable
+    groups, order = {}, []
+    for config, folder in tasks:
+        if not batchable(config):
+            order.append((config, folder))
+            continue
+        at = None if folder is None else _checkpoint_iteration(checkpoints, folder)
+        key = (batch_key(config), folder is None, at)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((config, folder))
+    return [Batch(tuple(c for c, _ in groups[item]),
+                  None if item[1] else tuple(f for _, f in groups[item])) if item in groups else item
+            for item in order]
+
+
+def _checkpoint_iteration(checkpoints, folder):
+    """The iteration ``folder`` would resume from (0 without a checkpoint; -1 when none reads,
+    so that the run goes alone and says why)."""
+    try:
+        ckpt, _ = checkpoints.load_latest(folder)
+    except UsageError:
+        return -1
+    return ckpt["iteration"] if ckpt else 0
+
+
+def task_configs(task):
+    """The configs a task trains: the batch's, or the one run's."""
+    return list(task.configs) if isinstance(task, Batch) else [task[0]]
+
+
+def _train_task(task):
+    """Train one task in this process (no progress bar); returns its run folders."""
+    if isinstance(task, Batch):
+        from mixgan.training import train_batched
+        return train_batched(list(task.configs), progress=False,
+                             resume=None if task.resume is None else list(task.resume))
     from mixgan.training import resume, train
+    config, folder = task
+    return [resume(folder, progress=False)[0] if folder else train(config, progress=False)]
+
+
+def _run_one(task, parent):
+    """Worker body: train ``task`` (a run, new or to resume, or a :class:`Batch`). Returns
+    ``(folders, seconds, stopped)``; ``stopped`` when a signal stopped the runs (their checkpoints
+    are written) or came before they started. A worker whose parent has died leaves as soon as
+    its runs are safe."""
+    global _stopping, _starting
     start = time.perf_counter()
     if not _stopping:
         _starting = True
         try:
-            folder = resume(resume_folder, progress=False)[0] if resume_folder else train(config, progress=False)
-            return str(folder), time.perf_counter() - start, False
+            made = _train_task(task)
+            return [str(f) for f in made], time.perf_counter() - start, False
         except (RunInterrupted, KeyboardInterrupt):
             _stopping = True
         finally:
@@ -101,31 +158,40 @@ AGAIN = "run the same command again to resume them"  # what a stopped command sa
 
 
 def train_all(tasks, workers=1, threads=1, log=print, label=str, progress=False, again=AGAIN):
-    """Train ``tasks`` (``(config, resume folder or None)``), ``workers`` at a time in worker
-    processes with ``threads`` torch threads each, or in this process when ``workers`` is 1.
-    ``progress``: an overall bar and a bar per run on a terminal (one line per finished run
-    otherwise, through ``log``). Returns ``[(run folder, seconds)]`` in the order given;
-    RunInterrupted when stopped, ending with ``again``: how to go on (by default, run the same
-    command again, which resumes the stopped runs)."""
+    """Train ``tasks`` (``(config, resume folder or None)``, or :class:`Batch`), ``workers`` at a
+    time in worker processes with ``threads`` torch threads each, or in this process when
+    ``workers`` is 1. ``progress``: an overall bar and a bar per run on a terminal (one line per
+    finished run otherwise, through ``log``). Returns ``[(run folder, seconds)]``, one per run, in
+    the order given (a batch's runs share its seconds); RunInterrupted when stopped, ending with
+    ``again``: how to go on (by default, run the same command again, which resumes the stopped runs)."""
     from mixgan.experiments.progress import RunBars
-    with RunBars(tasks, label, progress and log is not None) as bars:
+    runs = [(c, f) for task in tasks for c, f in _runs_of(task)]
+    with RunBars(runs, label, progress and log is not None) as bars:
         say = bars.write if bars.enabled and log is print else log
         if workers <= 1 or len(tasks) <= 1:
             return _in_this_process(tasks, say, label, again)
         return _in_workers(tasks, workers, threads, say, label, again)
 
 
+def _runs_of(task):
+    """``[(config, resume folder or None)]`` for each run of a task."""
+    if isinstance(task, Batch):
+        return list(zip(task.configs, task.resume or [None] * len(task.configs)))
+    return [task]
+
+
 def _in_this_process(tasks, log, label, again):
-    from mixgan.training import resume, train
     results = []
-    for config, folder in tasks:
+    for task in tasks:
         start = time.perf_counter()
         try:
-            path = resume(folder, progress=False)[0] if folder else train(config, progress=False)
+            made = _train_task(task)
         except RunInterrupted as stop:
             raise RunInterrupted(f"{stop.message.split('; resume')[0]}; {again}", stop.exit_code) from None
-        results.append((Path(path), time.perf_counter() - start))
-        log(f"  {label(config)}: {results[-1][1]:.0f} s  → {path}")
+        seconds = time.perf_counter() - start
+        for config, path in zip(task_configs(task), made):
+            results.append((Path(path), seconds))
+            log(f"  {label(config)}: {seconds:.0f} s  → {path}")
     return results
 
 
@@ -134,7 +200,7 @@ def _in_workers(tasks, workers, threads, log, label, again):
     the pool's machinery) no queued run starts, each worker is asked once to stop, and the
     parent waits for them; a second signal stops the workers at once."""
     from mixgan.training import threads as thread_policy
-    results, signals = [None] * len(tasks), []
+    results, signals = [None] * len(tasks), []  # per task: [(run folder, seconds)]
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
                                initargs=(os.getpid(), threads, thread_policy.requested()))
     saved = {}
@@ -143,18 +209,19 @@ def _in_workers(tasks, workers, threads, log, label, again):
                  for sig in EXIT_CODES}
     failed = None
     try:
-        futures = {pool.submit(_run_one, config, folder, os.getpid()): i for i, (config, folder) in enumerate(tasks)}
+        futures = {pool.submit(_run_one, task, os.getpid()): i for i, task in enumerate(tasks)}
         pending = set(futures)
         while pending and not signals:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for f in done:
                 i = futures[f]
-                path, seconds, interrupted = f.result()
+                paths, seconds, interrupted = f.result()
                 if interrupted:  # a worker was stopped on its own: stop the rest the same way
                     signals.append(signal.SIGTERM)
                     continue
-                results[i] = (Path(path), seconds)
-                log(f"  {label(tasks[i][0])}: {seconds:.0f} s  → {path}")
+                results[i] = [(Path(path), seconds) for path in paths]
+                for config, path in zip(task_configs(tasks[i]), paths):
+                    log(f"  {label(config)}: {seconds:.0f} s  → {path}")
     except BaseException as e:  # a run's error, a broken pool, KeyboardInterrupt from elsewhere
         failed = e
     finally:
@@ -172,7 +239,7 @@ def _in_workers(tasks, workers, threads, log, label, again):
         first = signals[0] if signals else signal.SIGINT
         raise RunInterrupted(f"interrupted by {first.name}: every run still training was checkpointed; {again}",
                              EXIT_CODES[first]) from None
-    return results
+    return [run for per_task in results for run in per_task]
 
 
 def _stop_workers(pool, signals, ask=True):

@@ -72,6 +72,13 @@ def stack(modules):
     return kind(*stack_layers(modules))
 
 
+def parameter_names(like):
+    """The names a single module of the class and shape of ``like`` gives the stacked module's
+    parameters, in the stacked order (every layer's weight, then every layer's bias)."""
+    linears = [name for name, m in like.named_modules() if isinstance(m, nn.Linear)]
+    return [f"{name}.weight" for name in linears] + [f"{name}.bias" for name in linears]
+
+
 @torch.no_grad()
 def unstack(stacked, run, like):
     """Run ``run`` of ``stacked`` as an ordinary module: a copy of ``like`` (a module of the

@@ -12,6 +12,12 @@ rounding. The set-up is the single run's (``setup.py``) and so is the lifecycle
 Runs in one batch may differ in seed, dataset, α, λ distribution, snapshot iterations and
 output folder; everything that fixes a tensor's shape or the optimiser (objective, pairing,
 generator loss, sizes, schedule, learning rate, device) must be shared (``batch_key``).
+
+A batch of one is how ``mixgan train`` and ``mixgan figure5`` train a toy run (``engines.py``
+routes them): it keeps everything a run of ``loop.py`` has (EMA, frames, the landscape, NaN stop
+with the same line, resumable single-run checkpoints), and on a GPU it replays each iteration as
+one CUDA graph. Its numbers equal ``loop.py``'s within float rounding, not bitwise: the stacked
+products (``torch.bmm`` then the bias) and ``nn.Linear``'s fused ``addmm`` round differently.
 """
 import copy
 import sys
@@ -24,14 +30,17 @@ from tqdm.auto import tqdm
 from mixgan.data import DATASETS, make_data
 from mixgan.errors import UsageError
 from mixgan.nets import stack, unstack
+from mixgan.nets.stacked import parameter_names
 from mixgan.objectives import BATCHED_OBJECTIVES
 from mixgan.rng import run_generators
 from mixgan.runs import checkpoints, folders
 from mixgan.runs.guard import RunGuard
 from mixgan.training import cuda_graph, stacked_state, threads
 from mixgan.training.averaging import update_average
-from mixgan.training.nonfinite import nonfinite_runs
-from mixgan.training.saving import save_snapshot
+from mixgan.runs.snapshots import frame_iterations
+from mixgan.training.memory import check_memory
+from mixgan.training.nonfinite import RunsLossWatch
+from mixgan.training.saving import save_frame, save_snapshot
 from mixgan.training.setup import (adam_options, build_models, create_run, flushing_denormals, prepare_device,
                                    snapshot_batch, warn)
 
@@ -48,11 +57,15 @@ def batch_key(config):
 
 
 def batchable(config):
-    """Whether the batched engine trains ``config`` exactly as ``train()`` would: a batched
-    objective on 2D toy data, with none of the options the batched loop does not implement
-    (penalties, spectral norm, manifold mixup, animation frames, TensorBoard). Other runs train alone."""
+    """Whether the batched engine trains ``config`` as ``train()`` would: an objective with a
+    batched form (``BATCHED_OBJECTIVES``) on 2D toy data, without the options it does not
+    implement. Those stay on the single-run loop, each for a reason: gradient penalties (``r1``,
+    ``r2``) differentiate D twice, which the fused stacked MLP does not; spectral norm keeps
+    per-layer power-iteration vectors a stacked weight has no place for; manifold mixup
+    (``mixup_layer``) mixes hidden activations inside D; image data needs conv nets; TensorBoard
+    logging is written by the single-run loop."""
     return (config.objective in BATCHED_OBJECTIVES and config.data in DATASETS and config.r1 == 0
-            and config.r2 == 0 and not config.spectral_norm and config.mixup_layer == 0 and config.frames == 0
+            and config.r2 == 0 and not config.spectral_norm and config.mixup_layer == 0
             and not config.tensorboard)
 
 
@@ -70,7 +83,7 @@ def check_batch(configs):
                          f"batched objectives: {', '.join(BATCHED_OBJECTIVES)}")
     if not all(batchable(c) for c in configs):
         raise UsageError("the batched engine trains 2D toy data without --r1/--r2/--spectral-norm/"
-                         "--mixup-layer/--frames; train such runs alone")
+                         "--mixup-layer; train such runs alone")
 
 
 def _stack_per_run(draw, generators):
@@ -87,8 +100,10 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     see ``cuda_graph.py``). On the CPU the plain eager loop runs.
     ``resume``: the run folders of a stopped batch, in the order of ``configs``: training goes
     on from their last checkpoint, or from the start where they have none. Every run is
-    checkpointed as a single run is: every ``checkpoint_every`` iterations, at the end, and on
-    Ctrl-C/SIGTERM, which then stops the batch.
+    checkpointed as a single run is: every ``checkpoint_every`` iterations, at its snapshots, at
+    the end, and on Ctrl-C/SIGTERM, which then stops the batch. A run whose numbers turn NaN/Inf
+    is marked failed and the others train on (a batch whose every run has failed stops); a batch
+    of one stops with RunFailed and the failure's line, as ``train()`` does.
 
     >>> from mixgan import make_config, train_batched
     >>> runs = train_batched([make_config(dict(data="ring", seed=s, iterations=200)) for s in range(4)])  # doctest: +SKIP
@@ -100,9 +115,12 @@ def train_batched(configs, progress=True, cuda_graph=None, resume=None):
     device = prepare_device(c0.device)
     datas = [make_data(c.data) for c in configs]
     objective = BATCHED_OBJECTIVES[c0.objective](configs, device)
+    check_memory(c0, device)  # every run has c0's sizes: refuse one that cannot fit before allocating
     # The runs share their matrix products: one choice for the batch (a resumed batch keeps its own).
     used = threads.apply(c0, device, runs=len(configs), resume=resume[0] if resume else None)
-    run_folders = [create_run(c, device, used) for c in configs] if resume is None else [Path(run) for run in resume]
+    # "engine" tells a later resume which engine to go on with (``engines.py``).
+    run_folders = ([create_run(c, device, {**used, "engine": "batched"}) for c in configs] if resume is None
+                   else [Path(run) for run in resume])
     with RunGuard(run_folders) as guard:
         return _train(configs, run_folders, guard, device, datas, objective, progress, cuda_graph, resume is not None)
 
@@ -125,7 +143,7 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         for average, ckpt in zip(averages, ckpts or ()):
             average.load_state_dict(ckpt["G_ema"])
         G_ema = stack(averages).to(device).requires_grad_(False)
-    like_G, like_D = singles[0]  # templates for unstacking one run
+    like_G, like_D = singles_like = singles[0]  # templates for unstacking one run
     del singles
     graph = cuda_graph.want_graph(graph, device)
     opt_g = torch.optim.Adam(G.parameters(), **adam_options(c0, device, graph))
@@ -137,10 +155,12 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
     # One fixed batch of noise and real points per run for every snapshot, as in Figure 5.
     fixed_z, fixed_real = map(list, zip(*(snapshot_batch(c, data, g, device)
                                           for c, data, g in zip(configs, datas, gens["snapshot"]))))
-    due = {}  # iteration -> runs with a snapshot then
+    due, frame_due = {}, {}  # iteration -> runs with a snapshot (a frame) then
     for r, c in enumerate(configs):
         for it in c.snapshot_iterations:
             due.setdefault(it, []).append(r)
+        for it in frame_iterations(c.frames, c.iterations):
+            frame_due.setdefault(it, []).append(r)
 
     B, z_dim, d_steps = c0.batch_size, c0.z_dim, c0.d_steps
     d_chunk = objective.d_batches * B
@@ -150,6 +170,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
     if ckpts:
         done, window, elapsed = stacked_state.restore_runs(ckpts, gens, fixed_z, losses)
     guard.begin(done, resuming)
+    watch = RunsLossWatch(R, device, done)
+    names_G, names_D = parameter_names(singles_like[0]), parameter_names(singles_like[1])
 
     def iteration():
         """One iteration of every run; leaves the last step's real/fake in ``state`` for logging."""
@@ -177,39 +199,58 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         D.requires_grad_(True)
         if G_ema is not None:
             update_average(G_ema, G, c0.ema)
-        # Losses stay on the device until a log line is due (no host synchronisation).
+        # Losses stay on the device until a log line is due (no host synchronisation). In place:
+        # a CUDA graph replays its kernels on the tensors it captured.
         state["d_loss"] += d_loss.detach()
         state["g_loss"] += g_loss.detach()
+        watch.watch(d_loss, g_loss)
         state["real"], state["fake"] = real[:, :B], fake[:, :B]
 
     step = cuda_graph.Stepper(iteration, graph, [gens[name] for name in ("noise", "data", "objective")], device)
     start = time.perf_counter() - elapsed
     # disable=None: no bar when standard error is not a terminal (a log gets the result line only)
     bar = tqdm(total=c0.iterations, initial=done, disable=None if progress else True, unit="it", dynamic_ncols=True,
-               mininterval=0.5, desc=f"{R} runs")
+               mininterval=0.5, desc=f"{R} runs" if R > 1 else None)
 
     def check(it):
         """Mark failed every run whose losses or weights are no longer finite. The runs of a stack
         do not touch each other's numbers, so the others train on; a failed run keeps its last
-        good checkpoint and gets no more snapshots, metrics or checkpoints."""
-        for r in nonfinite_runs([state["d_loss"], state["g_loss"]], G, D):
-            guard.fail(r, f"a loss or weight became NaN/Inf by iteration {it} (checked at log lines, snapshots "
-                          f"and checkpoints; in a batch)")
+        good checkpoint and gets no more snapshots, metrics or checkpoints. A run alone stops with
+        its failure's line, as train() does; returns whether any run is left to train."""
+        for r, problem in watch.problems(it, G, D, names_G, names_D).items():
+            guard.fail(r, problem)
+        if R == 1 and guard.failed:
+            bar.close()
+            raise guard.failure(0)
+        return bool(guard.live())
 
+    # Everything between two of these iterations (D steps, G step, λ draws, Adam, the average)
+    # is step(); what reads values back (checks, snapshots, frames, log lines, checkpoints) runs
+    # here, only at its iterations.
     for it in range(done + 1, c0.iterations + 1):
         step()
         window += 1
         logged = it % c0.log_every == 0 or it == c0.iterations
-        checkpointed = guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it == c0.iterations
-        if it in due or logged or checkpointed:
-            check(it)  # no snapshot, metrics line or checkpoint ever holds a NaN
+        # Checkpoints as a run alone takes them: when due, at its snapshots, at the end, and on a signal.
+        checkpointed = (guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it in due
+                        or it == c0.iterations)
+        # No snapshot, frame, metrics line or checkpoint ever holds a NaN; a batch whose every run
+        # has failed stops here (the command that trains it says what failed).
+        if (it in due or it in frame_due or logged or checkpointed) and not check(it):
+            break
         for r in due.get(it, ()):
             if r not in guard.failed:
                 save_snapshot(run_folders[r], it, unstack(G, r, like_G), unstack(D, r, like_D), fixed_z[r],
                               fixed_real[r], configs[r], datas[r],
                               None if G_ema is None else unstack(G_ema, r, like_G))
+        for r in frame_due.get(it, ()):
+            if r not in guard.failed:
+                save_frame(run_folders[r], it, unstack(G, r, like_G), unstack(D, r, like_D), fixed_z[r],
+                           fixed_real[r], configs[r])
         if logged:
-            _log(run_folders, it, window, state, D, start, guard.failed)
+            record = _log(run_folders, it, window, state, D, start, guard.failed)
+            if R == 1:  # a run alone shows its losses on its bar, as train() does
+                bar.set_postfix(d_loss=f"{record[0]:.3f}", g_loss=f"{record[1]:.3f}", refresh=False)
             for name in ("d_loss", "g_loss"):
                 state[name].zero_()
             window = 0
@@ -240,7 +281,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
 
 
 def _log(run_folders, it, window, state, D, start, failed=()):
-    """One metrics.jsonl line per run (but the ``failed`` ones), from a single device-to-host copy."""
+    """One metrics.jsonl line per run (but the ``failed`` ones), from a single device-to-host copy;
+    returns the first run's (d_loss, g_loss, d_real, d_fake)."""
     with torch.no_grad():
         d_real = torch.sigmoid(D(state["real"])).mean(1)
         d_fake = torch.sigmoid(D(state["fake"])).mean(1)
@@ -251,3 +293,4 @@ def _log(run_folders, it, window, state, D, start, failed=()):
             continue
         folders.append_jsonl(run / "metrics.jsonl", {"iteration": it, "d_loss": d_loss, "g_loss": g_loss,
                                                      "d_real": dr, "d_fake": df, "elapsed_s": elapsed})
+    return table[0]

@@ -2,9 +2,16 @@
 
 A small MLP run on a GPU is bound by kernel launches and Python, not arithmetic: one batched
 iteration is a few hundred small kernels. Captured once in a CUDA graph (``torch.cuda.graph``),
-the whole iteration (every run's random draws from its own generators, the D steps, the G
-step and both Adam updates) replays as one launch from Python. Nothing in the iteration reads
-a value back to the host, so the loop never waits for the GPU except at log lines and snapshots.
+the whole iteration (every run's random draws from its own generators, the λ draws and
+shuffles, the D steps, the G step, both Adam updates, the weight average and the NaN watch)
+replays as one launch from Python. Nothing in the iteration reads a value back to the host (a
+capture fails on any synchronisation, so a finished capture proves it), and the loop waits for
+the GPU only at log lines, snapshots, frames and checkpoints, which run between replays.
+
+What an iteration must respect to be captured: a replay re-runs the captured kernels on the
+tensors they used at the capture, so state carried from one iteration to the next is updated in
+place (``+=``, ``copy_``), never rebound to a new tensor, and nothing in it may depend on a Python
+number that changes between iterations (the NaN watch counts iterations on the device).
 
 On the CPU the plain eager loop runs, with fused Adam: ``torch.compile`` of the stacked G and D
 did not pay there (32 runs at width 64 on a shared 2-core CPU: 50 s to compile, then 2.4–2.5 ms

@@ -40,12 +40,45 @@ class LossWatch:
         return None
 
 
-def nonfinite_runs(losses, G, D):
-    """Indices of the runs of a stacked G and D (``mixgan/nets/stacked.py``) whose summed
-    losses [R] or weights are no longer finite (one host sync for the whole batch)."""
-    bad = torch.zeros_like(losses[0], dtype=torch.bool)
-    for loss in losses:
-        bad |= ~torch.isfinite(loss)
-    for p in (*G.parameters(), *D.parameters()):
-        bad |= ~torch.isfinite(p.detach()).flatten(1).all(1)
-    return bad.nonzero().flatten().tolist()
+class RunsLossWatch:
+    """:class:`LossWatch` for the R runs of a batch (``mixgan/training/batched.py``).
+
+    It may be recorded into a CUDA graph (``cuda_graph.py``), whose replays re-run the captured
+    kernels on the captured tensors: so it updates its tensors in place only, and counts the
+    iterations itself on the device (a Python iteration number would be frozen into the graph at
+    its capture)."""
+
+    def __init__(self, runs, device, done=0):
+        self.iteration = torch.full((), done, dtype=torch.int64, device=device)
+        self.first_bad = torch.zeros(2, runs, dtype=torch.int64, device=device)
+        self.bad_value = torch.zeros(2, runs, device=device)
+
+    def watch(self, d_loss, g_loss):
+        """Record one iteration's per-run losses [R] (the last D step's and the G step's)."""
+        self.iteration += 1
+        losses = torch.stack([d_loss.detach(), g_loss.detach()]).float()
+        new = ~torch.isfinite(losses) & (self.first_bad == 0)
+        self.first_bad.copy_(torch.where(new, self.iteration, self.first_bad))
+        self.bad_value.copy_(torch.where(new, losses, self.bad_value))
+
+    def problems(self, it, G, D, names_G, names_D):
+        """``{run: why it cannot go on}`` for the runs of a stacked G and D whose losses or weights
+        are no longer finite, in the words :meth:`LossWatch.problem` uses for a run alone.
+        ``names_G``/``names_D``: a single run's parameter names, in the stacked parameters' order."""
+        first, value = self.first_bad.tolist(), self.bad_value.tolist()
+        nets = (("generator", G, names_G), ("discriminator", D, names_D))
+        # Per run and parameter: all finite? One [R, parameters] table per net, read once.
+        finite = [torch.stack([torch.isfinite(p.detach()).flatten(1).all(1) for p in net.parameters()], 1).tolist()
+                  for _, net, _ in nets]
+        found = {}
+        for r in range(len(first[0])):
+            bad = [(first[i][r], name, value[i][r]) for i, name in enumerate(("d_loss", "g_loss")) if first[i][r]]
+            if bad:
+                at, name, v = min(bad)  # the earliest: later ones follow from it
+                found[r] = f"{name} became {v} at iteration {at}"
+                continue
+            for (label, _, names), table in zip(nets, finite):
+                if not all(table[r]):
+                    found[r] = f"{label} weight {names[table[r].index(False)]} holds NaN/Inf at iteration {it}"
+                    break
+        return found

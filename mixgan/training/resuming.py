@@ -1,8 +1,8 @@
 """Continuing a stopped run from its last good checkpoint.
 
 The run's own ``config.json`` is the only source of options (a resumed run is the same run,
-so nothing may change it); the training loop restores the checkpoint and goes on bitwise as if
-it had never stopped.
+so nothing may change it); the engine that started it (``engines.py``) restores the checkpoint
+and goes on bitwise as if it had never stopped.
 """
 import json
 from pathlib import Path
@@ -25,8 +25,9 @@ def resume(run_dir, progress=True):
         options = team.from_main(lambda: _check(run_dir, team.size))
         if options is None:
             return Path(run_dir), False
-        from mixgan.training.loop import train
-        return train(make_config(options), progress=progress, resume=Path(run_dir)), True
+        # The run goes on in the engine that started it (engines.py), so that it resumes bitwise.
+        from mixgan.training.engines import train_run
+        return train_run(make_config(options), progress=progress, resume=Path(run_dir)), True
 
 
 def _check(run_dir, world_size):
