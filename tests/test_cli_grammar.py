@@ -104,7 +104,7 @@ def test_from_takes_run_folders_and_folders_of_runs(tmp_path, capsys):
     drawn = [next((tmp_path / k).iterdir()) / "figure5.json" for k in "ab"]
     import json
     assert [sorted(json.loads(p.read_text())["from"]) for p in drawn] == [sorted(map(str, runs))] * 2
-    assert main(["figure5", "--from", str(tmp_path / "runs"), "--seed", "7", "--out", str(tmp_path / "c")]) == 2
+    assert main(["figure5", "--from", str(tmp_path / "runs"), "--seeds", "7", "--out", str(tmp_path / "c")]) == 2
     assert "missing" in capsys.readouterr().err and not (tmp_path / "c").exists()
 
 

@@ -258,7 +258,7 @@ def test_figure5_trains_four_runs_and_draws(tmp_path, monkeypatch, capsys):
                                                       iterations=12, snapshots=(3, 12)))
     monkeypatch.setattr(figure5_module, "cpu_cores", lambda: 2)
     assert main(["figure5", "--quick", "--device", "cpu", "--out", str(tmp_path), "--frames", "4",
-                 "--seed", "2"]) == 0
+                 "--seeds", "2"]) == 0
     out = capsys.readouterr().out
     assert "quick mode" in out and "mixgan figure5" in out and "2 at a time" in out and "ms/iteration" in out
     group = tmp_path / "00000-figure5-quick-s2"
@@ -332,3 +332,33 @@ def test_landscape_is_refused_for_image_data():
     from mixgan.errors import UsageError
     with pytest.raises(UsageError, match="2D data only"):
         make_config({"data": "digits", "landscape": 16})
+
+
+def test_figure5_with_seeds_trains_four_runs_per_seed_and_draws_one_figure_each(tmp_path, monkeypatch):
+    from mixgan.experiments import figure5 as figure5_module
+    monkeypatch.setattr(figure5_module, "QUICK", dict(width=8, depth=1, batch_size=16, snapshot_size=32,
+                                                      iterations=6, snapshots=(3, 6)))
+    monkeypatch.setattr(figure5_module, "cpu_cores", lambda: 1)  # in this process, one batch after another
+    assert main(["figure5", "--quick", "--seeds", "3,5", "--device", "cpu", "--out", str(tmp_path), "--quiet"]) == 0
+    (group,) = tmp_path.iterdir()
+    assert group.name.endswith("figure5-quick-s3-5")
+    runs = sorted(p for p in group.iterdir() if (p / "config.json").is_file())
+    seeds = sorted(json.loads((run / "config.json").read_text())["seed"] for run in runs)
+    assert seeds == [3, 3, 3, 3, 5, 5, 5, 5]
+    assert (group / "figure5.png").is_file() and (group / "figure5-s5.png").is_file()
+    assert not (group / "figure5-s3.png").exists()  # the first seed's figure is figure5.png
+    info = json.loads((group / "figure5.json").read_text())
+    assert info["seeds"] == [3, 5] and len(info["train_seconds"]) == 8 and "ring/mixup/s5" in info["train_seconds"]
+    # the first seed's figure is drawn from seed 3's runs: redrawing it from the folder with --seed 3 agrees
+    assert main(["figure5", "--from", str(group), "--seeds", "3", "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    redrawn = json.loads((next((tmp_path / "again").iterdir()) / "figure5.json").read_text())
+    assert sorted(redrawn["from"]) == sorted(r for r in info["runs"] if r.endswith("-s3"))
+
+
+@pytest.mark.parametrize("args", [["--seed", "2"], ["--seeds", "0,0"], ["--seeds", "-1"],
+                                  ["--seeds", "0,1", "--from", "somewhere"]])
+def test_figure5_refuses_bad_seed_lists_in_one_line(tmp_path, capsys, args):
+    assert main(["figure5", "--quick", "--dry-run", "--out", str(tmp_path / "o"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()

@@ -1,11 +1,14 @@
 """``mixgan figure5``: train the four runs of the paper's Figure 5 and draw it, or redraw it from runs."""
 from mixgan.commands.options import (add_allow_unfinished_argument, add_device_argument, add_quiet_argument,
-                                     add_threads_argument, at_least_zero, number, one_line, path_list)
+                                     add_threads_argument, at_least_zero, number, one_line, path_list, seed_list)
+from mixgan.errors import UsageError
 
 
 def add_arguments(parser):
-    parser.add_argument("--seed", type=at_least_zero("seed"), default=0,
-                        help="seed of all four runs; with --from, the seed picked from folders of runs (default: 0)")
+    parser.add_argument("--seeds", metavar="LIST", default="0",
+                        help="comma-separated seeds: train the four runs of each (ERM's runs in one batch, mixup's "
+                             "in another) and draw one figure per seed, figure5.png the first seed's; with --from, "
+                             "the one seed whose runs to pick from folders of runs (default: 0)")
     add_device_argument(parser)
     parser.add_argument("--out", default="outputs", help="folder that receives the numbered figure folder")
     parser.add_argument("--alpha", type=number, default=None, help="mixup α, λ ~ U(0, α) (default: 0.2, the paper's)")
@@ -29,7 +32,10 @@ def add_arguments(parser):
 def run(args):
     from mixgan.experiments.figure5 import make_figure5
     from_paths = path_list(args.from_paths, "--from") if args.from_paths else None
-    group = make_figure5(seed=args.seed, device=args.device, out=args.out, alpha=args.alpha, quick=args.quick,
+    seeds = seed_list(args.seeds)
+    if from_paths and len(seeds) > 1:
+        raise UsageError(f"--from redraws one seed's figure: give one seed in --seeds, not {args.seeds}")
+    group = make_figure5(seed=seeds[0], seeds=seeds, device=args.device, out=args.out, alpha=args.alpha, quick=args.quick,
                          from_runs=from_paths, frames=args.frames, landscape=args.landscape,
                          allow_unfinished=args.allow_unfinished, log=(lambda *a: None) if args.quiet else print,
                          dry_run=args.dry_run, progress=not args.quiet)

@@ -143,8 +143,12 @@ def reduced_note(run_list):
 
 
 def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", from_runs=None,
-                 frames=0, landscape=0, log=print, allow_unfinished=False, dry_run=False, progress=False):
+                 frames=0, landscape=0, log=print, allow_unfinished=False, dry_run=False, progress=False,
+                 seeds=None):
     """Train (or, with ``from_runs``, reuse) the four runs and draw the figure; returns the group folder.
+    ``seeds``: train the four runs of each of these seeds in the one group folder (ERM's runs of every
+    seed in one batch, mixup's in another) and draw one figure per seed: ``figure5.png`` is the first
+    seed's, ``figure5-s<seed>.png`` each other's.
     ``from_runs``: run folders or folders of runs (from those, the figure's runs of ``seed``).
     ``dry_run``: print the plan and return None, creating nothing.
 
@@ -165,11 +169,13 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         group = folders.create_run_folder(out, "figure5-redraw")
     else:
         quick_on = resolve_quick(quick, device)
-        figure5_configs(seed, device, alpha, quick_on, out, frames, landscape)  # bad options fail here,
+        seeds = list(seeds) if seeds else [seed]
+        figure5_configs(seeds[0], device, alpha, quick_on, out, frames, landscape)  # bad options fail here,
         from mixgan.training import resolve_device
         resolve_device(device)  # before any folder is created
-        label = f"figure5{'-quick' if quick_on else ''}-s{seed}"
-        configs_for = lambda group: figure5_configs(seed, device, alpha, quick_on, group, frames, landscape)  # noqa: E731
+        label = f"figure5{'-quick' if quick_on else ''}-s{'-'.join(map(str, seeds))}"
+        configs_for = lambda group: [c for s in seeds  # noqa: E731
+                                     for c in figure5_configs(s, device, alpha, quick_on, group, frames, landscape)]
         group = unfinished_group(out, label, configs_for)
         if dry_run:
             train_runs(configs_for(group or Path(out) / f"NNNNN-{label}"), log, dry_run=True)
@@ -184,11 +190,18 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         log(f"figure folder: {group} (each run's metrics.jsonl shows its progress)")
         start = time.perf_counter()
         trained = train_runs(configs, log, progress)
-        cells = figure5_runs([p for p, _ in trained])
-        info = {"quick": quick_on, "runs": [str(p) for p, _ in trained],
-                "train_seconds": {f"{c.data}/{c.objective}": round(s, 1) for c, (_, s) in zip(configs, trained)},
+        name = lambda c: f"{c.data}/{c.objective}" + (f"/s{c.seed}" if len(seeds) > 1 else "")  # noqa: E731
+        info = {"quick": quick_on, "seeds": seeds, "runs": [str(p) for p, _ in trained],
+                "train_seconds": {name(c): round(s, 1) for c, (_, s) in zip(configs, trained)},
                 "wall_seconds": round(time.perf_counter() - start, 1), "cpu_cores": cpu_cores(),
                 "device": str(resolve_device(device))}
+        # configs hold four runs per seed, in seed order. figure5.png comes last: a group folder
+        # without it is a stopped command that the same command goes on with.
+        per_seed = [figure5_runs([p for p, _ in trained[4 * i:4 * i + 4]]) for i in range(len(seeds))]
+        for other, cells in zip(seeds[1:], per_seed[1:]):
+            fig, _ = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
+            save_both(fig, [group / f"figure5-s{other}.png", group / f"figure5-s{other}.pdf"])
+        cells = per_seed[0]
         fig, iterations = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
     save_both(fig, [group / "figure5.png", group / "figure5.pdf"])
     folders.atomic_write_json(group / "figure5.json", {**info, "iterations": list(iterations)})
