@@ -327,22 +327,24 @@ def test_figure5_started_again_goes_on_in_its_folder(tmp_path, monkeypatch):
     from mixgan.experiments import figure5
     monkeypatch.setattr(figure5, "QUICK", dict(width=8, iterations=12, snapshots=(6, 12)))
     monkeypatch.setattr(figure5, "cpu_cores", lambda: 1)  # in this process, one run after another
-    calls = {"n": 0}
+    seen = []
     save = checkpoints.save
 
-    def stop_in_the_second_run(run, ckpt):
+    def stop_in_the_second_batch(run, ckpt):
+        # The four runs train as two batches, one per objective, one batch after the other here:
+        # the first checkpoint of the second objective stops the command after it is written.
         path = save(run, ckpt)
-        calls["n"] += 1
-        if calls["n"] == 4:  # the first run writes checkpoints at 6 and 12 and its last; this is the second's
+        seen.append(json.loads((Path(run) / "config.json").read_text())["objective"])
+        if seen[-1] != seen[0]:
             raise KeyboardInterrupt
         return path
-    monkeypatch.setattr(checkpoints, "save", stop_in_the_second_run)
+    monkeypatch.setattr(checkpoints, "save", stop_in_the_second_batch)
     with pytest.raises(RunInterrupted):
         figure5.make_figure5(quick="on", out=tmp_path, log=lambda *a: None)
     group, = tmp_path.iterdir()
     assert not (group / "figure5.png").exists()
     first = {p: snapshot_of(p) for p in group.iterdir() if status.read_status(p)["state"] == "finished"}
-    assert len(first) == 1
+    assert len(first) == 2  # the first batch's two runs
     monkeypatch.setattr(checkpoints, "save", save)
     assert figure5.make_figure5(quick="on", out=tmp_path, log=lambda *a: None) == group
     assert (group / "figure5.png").exists() and len([p for p in group.iterdir() if p.is_dir()]) == 4
