@@ -341,6 +341,16 @@ TrainConfig.__init__ = _init_under_preset
 # the versions of mixgan, torch and Python, the command line): facts, not options.
 RECORDED = "recorded"
 
+
+def recorded_fact(run, key):
+    """One fact from the ``recorded`` table of ``run``'s config.json; None when the file, the table
+    or the key is missing or unreadable (runs made by older versions record fewer facts)."""
+    try:
+        recorded = json.loads((Path(run) / "config.json").read_text()).get(RECORDED, {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    return recorded.get(key) if isinstance(recorded, dict) else None
+
 # Options added after runs were already made, with the value those older runs trained with: a
 # config.json without the option means this value, whatever today's default or preset says.
 OLDER_RUNS = {"g_loss_mean": "generated", "ema": 0.0, "tensorboard": False}

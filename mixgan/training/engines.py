@@ -13,9 +13,7 @@
 ``mixgan train`` and ``mixgan figure5`` use this rule; the Python function :func:`mixgan.train` is
 the single-run loop itself, the reference the batched engine is tested against.
 """
-import json
-from pathlib import Path
-
+from mixgan.config import recorded_fact
 from mixgan.training.batched import batchable, train_batched
 from mixgan.training.loop import train
 
@@ -31,11 +29,7 @@ def engine_for(config, run=None):
 
 def recorded_engine(run):
     """The engine ``run``'s config.json records (None for runs of the single-run loop and older folders)."""
-    try:
-        recorded = json.loads((Path(run) / "config.json").read_text()).get("recorded", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    return recorded.get("engine") if isinstance(recorded, dict) else None
+    return recorded_fact(run, "engine")
 
 
 def train_run(config, progress=True, resume=None):

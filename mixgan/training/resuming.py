@@ -4,10 +4,9 @@ The run's own ``config.json`` is the only source of options (a resumed run is th
 so nothing may change it); the engine that started it (``engines.py``) restores the checkpoint
 and goes on bitwise as if it had never stopped.
 """
-import json
 from pathlib import Path
 
-from mixgan.config import RECORDED, load_run_config, make_config
+from mixgan.config import load_run_config, make_config, recorded_fact
 from mixgan.errors import UsageError
 from mixgan.runs import status
 
@@ -59,9 +58,5 @@ def _check(run_dir, world_size):
 
 def recorded_world_size(run):
     """How many processes trained ``run`` (its config.json's ``recorded.world_size``; 1 when absent)."""
-    try:
-        recorded = json.loads((Path(run) / "config.json").read_text()).get(RECORDED, {})
-        size = recorded.get("world_size", 1) if isinstance(recorded, dict) else 1
-    except (OSError, ValueError, AttributeError):
-        return 1
+    size = recorded_fact(run, "world_size")
     return size if isinstance(size, int) and not isinstance(size, bool) and size >= 1 else 1

@@ -27,6 +27,8 @@ import math
 import os
 from pathlib import Path
 
+from mixgan.config import recorded_fact
+
 # Multiply-adds of the largest matrix product in one discriminator pass (rows × width × width):
 # below this, one thread is faster even on an idle machine (scripts/bench_shared_cpu.py).
 SMALL_WORK = 16 * 2**20
@@ -169,12 +171,7 @@ def recorded_threads(run):
     """The thread count ``run``'s config.json records (None for a new run or an older folder)."""
     if run is None:
         return None
-    import json
-    try:
-        recorded = json.loads((Path(run) / "config.json").read_text()).get("recorded", {})
-        threads = recorded.get("threads") if isinstance(recorded, dict) else None
-    except (OSError, ValueError, AttributeError):
-        return None
+    threads = recorded_fact(run, "threads")
     return threads if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1 else None
 
 
