@@ -350,3 +350,23 @@ def test_figure5_started_again_goes_on_in_its_folder(tmp_path, monkeypatch):
     assert (group / "figure5.png").exists() and len([p for p in group.iterdir() if p.is_dir()]) == 4
     for run, files in first.items():
         assert snapshot_of(run) == files  # kept as it was, not trained again
+
+
+def test_a_sigterm_before_training_is_one_line_and_the_handler_is_given_back(tmp_path, capsys, monkeypatch):
+    """A SIGTERM while a command sets up (reading a folder's headers, say) stops it as Ctrl-C does,
+    with one line and 143, instead of a silent death; main() leaves the process's handler as it was."""
+    from mixgan.commands import sample
+    before = signal.getsignal(signal.SIGTERM)
+
+    def terminated_while_setting_up(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this at once
+        return 0
+
+    monkeypatch.setattr(sample, "run", terminated_while_setting_up)
+    started = time.perf_counter()
+    code = main(["sample", str(tmp_path / "run"), "--out", str(tmp_path / "s.npz")])
+    err = capsys.readouterr().err
+    assert code == 143 and err == "mixgan: interrupted by SIGTERM\n"
+    assert time.perf_counter() - started < 4
+    assert signal.getsignal(signal.SIGTERM) is before

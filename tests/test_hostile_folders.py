@@ -120,3 +120,32 @@ def test_links_to_images_and_folders_are_followed(pics, tmp_path):
     os.symlink(elsewhere / "white.png", pics / "also-white.png")
     data = load_image_data(f"folder:{pics}", image_size=4, split="all")
     assert len(data) == 3 and data.dataset.paths[-1] == str(pics / "linked" / "white.png")
+
+
+def test_headers_read_by_several_processes_refuse_the_first_bad_file_and_see_every_mode(tmp_path, monkeypatch):
+    """The header pass split over processes (two files per task here) gives what one process
+    gives: the mode of the whole folder and, with bad files in several tasks, the first one's line;
+    and no process is left behind."""
+    import multiprocessing
+    from mixgan.data import image_folder
+    monkeypatch.setattr(image_folder, "HEADERS_PER_TASK", 2)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for k in range(9):
+        Image.new("L", (6, 6), 20 * k).save(folder / f"{k:02d}-grey.png")
+    paths = image_folder.list_images(folder)
+    assert image_folder.grey_or_rgb(paths, processes=3) == "L"
+    Image.new("RGB", (6, 6), (1, 2, 3)).save(folder / "07-colour.png")  # in the fourth task of five
+    paths = image_folder.list_images(folder)
+    assert image_folder.grey_or_rgb(paths, processes=3) == image_folder.grey_or_rgb(paths, processes=1) == "RGB"
+    (folder / "03-bad.png").write_bytes(b"not an image")
+    (folder / "06-empty.png").write_bytes(b"")
+    paths = image_folder.list_images(folder)
+    for processes in (1, 2, 3):
+        with pytest.raises(UsageError, match="03-bad.png") as refusal:
+            image_folder.grey_or_rgb(paths, processes=processes)
+        assert "06-empty" not in str(refusal.value)
+    (folder / "03-bad.png").unlink()
+    with pytest.raises(UsageError, match=r"06-empty.png: the file is empty \(0 bytes\)"):
+        image_folder.grey_or_rgb(image_folder.list_images(folder), processes=2)
+    assert multiprocessing.active_children() == []

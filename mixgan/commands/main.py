@@ -4,7 +4,9 @@ Only the chosen subcommand's module is imported and only its options are built, 
 ``mixgan --help`` loads neither torch nor matplotlib.
 """
 import importlib
+import signal
 import sys
+import threading
 
 from mixgan.commands.options import Parser, one_line
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
@@ -47,8 +49,25 @@ def build_parser(chosen=None):
     return parser
 
 
+def _terminated(signum, frame):
+    raise RunInterrupted("interrupted by SIGTERM", 143)
+
+
 def main(argv=None):
+    """The command line. A SIGTERM outside a training run (which checkpoints on it itself) stops the
+    command as Ctrl-C does: one line and exit status 143, helper processes ended, not a silent death."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    saved = None
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        saved = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _main(argv)
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)
+
+
+def _main(argv):
     chosen = next((a for a in argv if not a.startswith("-")), None)  # the top level has no option with a value
     try:
         args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)

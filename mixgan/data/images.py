@@ -274,13 +274,13 @@ def _load_folder(name, size, split):
     files = list_images(path)
     if not files:
         raise UsageError(f"{name}: no images ({', '.join(IMAGE_EXTENSIONS)}) found under {path}")
-    rel = [p.relative_to(path) for p in files]
-    classes = sorted({r.parts[0] for r in rel}) if all(len(r.parts) > 1 for r in rel) else None
+    first = [f[len(str(path)):].lstrip(os.sep).split(os.sep, 1) for f in files]  # [top folder, rest] or [name]
+    classes = sorted({parts[0] for parts in first}) if all(len(parts) > 1 for parts in first) else None
     mode = grey_or_rgb(files)  # every header, no pixels: a file that is not an image is refused before training
     idx = _held_out(len(files), int(len(files) * FOLDER_TEST_FRACTION), split)
     if len(idx) == 0:
         raise UsageError(f"{name}: the {split} split is empty ({len(files)} images; a tenth is held out for test)")
     label_of = {c: k for k, c in enumerate(classes or ())}
-    labels = None if classes is None else [label_of[rel[i].parts[0]] for i in idx]
+    labels = None if classes is None else [label_of[first[i][0]] for i in idx]
     dataset = ImageFiles([files[i] for i in idx], mode, size, labels)
     return ImageData(name, dataset, (1 if mode == "L" else 3, size, size), labels, classes, split)

@@ -10,7 +10,6 @@ command stops everything it started and leaves every run resumable.
 - SIGKILL of the command: the kernel tells each worker (``PR_SET_PDEATHSIG`` on Linux, as SIGHUP,
   once per thread of the dead parent), which then stops its run as after one SIGTERM and exits.
 """
-import ctypes
 import json
 import os
 import signal
@@ -26,9 +25,8 @@ from typing import NamedTuple
 from mixgan.config import read_run_config
 from mixgan.errors import RunInterrupted, UsageError
 from mixgan.runs import status
+from mixgan.runs.guard import EXIT_CODES, signal_when_parent_dies
 
-PR_SET_PDEATHSIG = 1  # prctl option, from linux/prctl.h
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def cpu_cores():
@@ -66,10 +64,7 @@ def _worker_start(parent, threads, requested=None):
     os.setpgid(0, 0)
     signal.signal(signal.SIGTERM, _on_stop)  # while a run trains, its guard handles SIGTERM instead
     signal.signal(signal.SIGHUP, _on_parent_death)
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGHUP)
-    except (OSError, AttributeError):  # not Linux: a killed parent leaves its workers to finish
-        pass
+    signal_when_parent_dies(signal.SIGHUP)  # not Linux: a killed parent leaves its workers to finish
     if os.getppid() != parent:  # the parent died before the line above could take effect
         _on_parent_death(signal.SIGHUP, None)
     from mixgan.training import threads as thread_policy
