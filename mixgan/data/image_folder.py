@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from mixgan.errors import UsageError
-from mixgan.runs.guard import signal_when_parent_dies
+from mixgan.system import affinity_cpus, cgroup_cpus, signal_when_parent_dies
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 # Larger images are refused unread: a training image is at most 64x64, so even a large photo
@@ -126,8 +126,7 @@ def grey_or_rgb(paths, processes=None):
     paths = [os.fspath(p) for p in paths]
     tasks = [paths[i:i + HEADERS_PER_TASK] for i in range(0, len(paths), HEADERS_PER_TASK)]
     if processes is None:
-        from mixgan.training.threads import usable_cpus
-        processes = usable_cpus()
+        processes = min(n for n in (affinity_cpus(), cgroup_cpus()) if n)
     processes = min(processes, len(tasks))
     modes = set()
     if processes > 1 and "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux":

@@ -26,12 +26,12 @@ from pathlib import Path
 
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.experiments.sweep import finish, run_label
+from mixgan.system import EXIT_CODES
 
 INSTALL = "--executor ray needs Ray, which is not installed: pip install 'mixgan[ray]'"
 RETRIES = 3  # a task whose worker process dies is run again up to this many times
 CONNECT_SECONDS = 5  # ray.init retries an unreachable address for minutes: look first, this long
 CANCEL_SECONDS = 60  # how long a cancelled task may take to end
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def import_ray():

@@ -25,7 +25,7 @@ from typing import NamedTuple
 from mixgan.config import read_run_config
 from mixgan.errors import RunInterrupted, UsageError
 from mixgan.runs import status
-from mixgan.runs.guard import EXIT_CODES, signal_when_parent_dies
+from mixgan.system import EXIT_CODES, signal_when_parent_dies
 
 
 

@@ -15,27 +15,13 @@ The engine (``mixgan/training``) opens one RunGuard around its iterations. The g
 The engine writes checkpoints itself (``mixgan/runs/checkpoints.py``) and tells the guard with
 :meth:`checkpointed`; a run whose numbers went bad is marked with :meth:`fail`.
 """
-import ctypes
 import signal
 import threading
 from pathlib import Path
 
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.runs import folders, status
-
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + signal number, as shells report it
-PR_SET_PDEATHSIG = 1  # prctl option, from linux/prctl.h
-
-
-def signal_when_parent_dies(sig):
-    """Ask the kernel to send this process ``sig`` when its parent ends, however it ends (a SIGKILL
-    included), so a helper process never outlives the command that started it. False where the
-    platform has no such request (not Linux): there a helper ends when its work does."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig) == 0
-    except (OSError, AttributeError):
-        return False
-
+from mixgan.system import EXIT_CODES
 
 class RunGuard:
     """Use as a context manager around training: ``with RunGuard(run_folders) as guard:``."""

@@ -31,7 +31,8 @@ from torch.nn.parallel import DistributedDataParallel
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.rng import PER_RANK_STREAMS, rank_generators, run_generators
 from mixgan.runs import status
-from mixgan.runs.guard import EXIT_CODES, RunGuard
+from mixgan.runs.guard import RunGuard
+from mixgan.system import EXIT_CODES
 from mixgan.training import threads
 from mixgan.training.setup import prepare_device, resolve_device
 

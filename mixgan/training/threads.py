@@ -23,11 +23,11 @@ The choice is made when a run starts and recorded in the run's ``config.json`` u
 at their share of the CPUs (:func:`limit_to`). Threads never change what a run computes beyond
 float rounding, so the thread count is not a training option.
 """
-import math
 import os
 from pathlib import Path
 
 from mixgan.config import recorded_fact
+from mixgan.system import affinity_cpus, cgroup_cpus
 
 # Multiply-adds of the largest matrix product in one discriminator pass (rows × width × width):
 # below this, one thread is faster even on an idle machine (scripts/bench_shared_cpu.py).
@@ -72,29 +72,6 @@ class capped:
         global _cap
         _cap = self.saved
         return False
-
-
-def affinity_cpus():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not every platform has affinity masks
-        return os.cpu_count() or 1
-
-
-def cgroup_cpus(root="/sys/fs/cgroup"):
-    """The CPU quota of this process's cgroup in CPUs (rounded up), or None when unlimited or unknown."""
-    root = Path(root)
-    try:  # cgroup v2: "max 100000" or "200000 100000"
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else max(1, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass
-    try:  # cgroup v1
-        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
-        return None if quota <= 0 else max(1, math.ceil(quota / period))
-    except (OSError, ValueError):
-        return None
 
 
 def usable_cpus():
