@@ -13,8 +13,9 @@ def add_arguments(parser):
                                                               f"{{{','.join(choices('labels'))}}} (default: standard,mixup)")
     parser.add_argument("--alphas", metavar="LIST", help="comma-separated mixup α values (default: 0.2); "
                                                           "objectives without α run once per dataset and seed")
-    parser.add_argument("--lambda-dists", metavar="LIST", help="comma-separated mixup λ distributions from "
-                                                                f"{{{','.join(choices('lambda_dists'))}}} (default: beta)")
+    parser.add_argument("--lambda-dists", metavar="LIST",
+                        help=f"comma-separated mixup λ distributions from {{{','.join(choices('lambda_dists'))}}} "
+                             "(default: the preset's, else beta)")
     parser.add_argument("--seeds", metavar="LIST", default=None, help="comma-separated seeds (default: 0,1,2,3)")
     parser.add_argument("--max-runs", metavar="R", default=None,
                         help="most runs trained as one batch (default: as many as fit the memory estimate)")
