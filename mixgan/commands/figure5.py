@@ -21,7 +21,7 @@ def add_arguments(parser):
                         help="save D's probability on an N × N grid and draw it under the points")
     parser.add_argument("--from", dest="from_paths", metavar="PATHS",
                         help="redraw without training, from comma-separated run folders or folders of runs holding "
-                             "grid/ring × standard/mixup (from a folder of runs, those of --seed)")
+                             "grid/ring × standard/mixup (from a folder of runs, those of the one seed in --seeds)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan (runs, iterations, estimated time) "
                                                               "and exit")
     add_allow_unfinished_argument(parser)
