@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -128,18 +129,13 @@ def grey_or_rgb(paths, processes=None):
     if processes is None:
         processes = min(n for n in (affinity_cpus(), cgroup_cpus()) if n)
     processes = min(processes, len(tasks))
+    parallel = processes > 1 and "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux"
+    # fork, not spawn: a spawned process would import torch again (seconds) before reading a
+    # header; the children only run PIL. Leaving the block (a refusal, Ctrl-C) ends them.
+    pool = multiprocessing.get_context("fork").Pool(processes, _header_reader_start) if parallel else nullcontext()
     modes = set()
-    if processes > 1 and "fork" in multiprocessing.get_all_start_methods() and sys.platform == "linux":
-        # fork, not spawn: a spawned process would import torch again (seconds) before reading
-        # a header; the children only run PIL. Leaving the block (a refusal, Ctrl-C) ends them.
-        with multiprocessing.get_context("fork").Pool(processes, initializer=_header_reader_start) as pool:
-            for seen, refusal in pool.imap(_modes_of, tasks):
-                if refusal:
-                    raise UsageError(refusal)
-                modes |= seen
-    else:
-        for task in tasks:
-            seen, refusal = _modes_of(task)
+    with pool:
+        for seen, refusal in (pool.imap(_modes_of, tasks) if parallel else map(_modes_of, tasks)):
             if refusal:
                 raise UsageError(refusal)
             modes |= seen
