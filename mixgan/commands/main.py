@@ -10,6 +10,7 @@ import threading
 
 from mixgan.commands.options import Parser, one_line
 from mixgan.errors import RunFailed, RunInterrupted, UsageError
+from mixgan.system import EXIT_CODES
 
 # name -> (module under mixgan.commands with add_arguments(parser) and run(args), one-line help)
 COMMANDS = {
@@ -50,7 +51,7 @@ def build_parser(chosen=None):
 
 
 def _terminated(signum, frame):
-    raise RunInterrupted("interrupted by SIGTERM", 143)
+    raise RunInterrupted("interrupted by SIGTERM", EXIT_CODES[signal.SIGTERM])
 
 
 def main(argv=None):
