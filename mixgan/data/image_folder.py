@@ -28,7 +28,6 @@ import signal
 import sys
 import warnings
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
 import torch
