@@ -34,6 +34,11 @@ def test_compare_trains_in_one_folder_resumes_and_retabulates(tmp_path, capsys):
     configs = [json.loads((run / "config.json").read_text()) for run in trained]
     assert sorted(c["g_loss"] for c in configs) == ["nonsaturating"] * 2 + ["saturating"] * 2
     assert [(c["seed"]) for c in configs] == [0, 0, 1, 1]  # seed by seed: a cut-off keeps whole seeds
+    # A folder is named by the label its table row carries, so the two baselines are told apart.
+    assert [run.name.split("-", 1)[1] for run in trained] == [
+        f"ring-{'standard-ns' if c['g_loss'] == 'nonsaturating' else 'standard'}-s{c['seed']}" for c in configs]
+    assert sorted(run.name.split("-", 1)[1] for run in trained) == [
+        "ring-standard-ns-s0", "ring-standard-ns-s1", "ring-standard-s0", "ring-standard-s1"]
 
     for name in ("table-ring.md", "table-ring.csv", "table-ring.json", "summary.json", "plot-ring.png", "plan.json"):
         assert (first / name).stat().st_size > 100

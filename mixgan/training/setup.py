@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from mixgan.config import RECORDED
+from mixgan.config import RECORDED, config_label
 from mixgan.data import data_label
 from mixgan.errors import UsageError
 from mixgan.nets import make_networks, spectral_norm_layers
@@ -56,8 +56,9 @@ def adam_options(config, device, graph=False):
 
 
 def run_label(config):
-    """The name part of a run folder: ``ring-mixup-s0``."""
-    return f"{data_label(config.data)}-{config.objective}-s{config.seed}"
+    """The name part of a run folder: ``ring-mixup-s0``, or the variant's label where the options
+    match one (``ring-standard-ns-s0``), as ``compare`` tables name it."""
+    return f"{data_label(config.data)}-{config_label(config.to_dict())}-s{config.seed}"
 
 
 def create_run(config, device, recorded=None):
