@@ -127,6 +127,17 @@ def test_memory_estimate_grows_with_every_size_and_passes_the_paper_setting():
         assert estimate_bytes(bigger) > estimate_bytes(base), name
 
 
+@pytest.mark.parametrize("image", [False, True])
+def test_memory_estimate_counts_the_weight_average(image):
+    """With ``ema`` a run holds a second copy of G's weights: at least that much more is asked for."""
+    from mixgan.nets import make_networks
+    base = TrainConfig(preset="dcgan", data="digits", width=16) if image else TrainConfig(preset="figure5")
+    shape = [1, 8, 8] if image else 2
+    G, _ = make_networks(shape, base)
+    averaged = TrainConfig(**{**base.to_dict(), "ema": 0.999})
+    assert estimate_bytes(averaged, shape) - estimate_bytes(base, shape) >= 4 * sum(p.numel() for p in G.parameters())
+
+
 def test_unicode_and_spaces_in_paths_train_and_resume(tmp_path, capsys):
     out = tmp_path / "a folder ☃" / "ñ runs"
     assert main(["train", *TINY, "--out", str(out)]) == 0

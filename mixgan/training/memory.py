@@ -4,7 +4,8 @@ Each option has its own upper limit in ``config.LIMITS``, but limits multiply: a
 and a number of discriminator steps that are each fine can together ask for terabytes.
 ``estimate_bytes`` is the one estimate of a run's memory, deliberately generous: the training
 loop's peak use (weights, gradients, Adam moments, the fakes drawn for all D steps of an
-iteration, the activations kept for backward, the snapshot batch). ``check_memory`` compares it
+iteration, the activations kept for backward, the snapshot batch; with ``ema``, the copy of G's
+weights that is averaged and the snapshot batch it generates). ``check_memory`` compares it
 with the memory the device has free and raises UsageError with the numbers; the sweep sizes its
 batches with it (a run in a batch needs what it needs alone).
 """
@@ -28,13 +29,14 @@ def estimate_bytes(config, event_shape=2, d_batches=2):
     if not isinstance(event_shape, int):
         return _conv_bytes(config, event_shape, d_batches)
     c, event_dim = config, event_shape
-    params = mlp_parameters(c.z_dim, event_dim, c.width, c.depth) + mlp_parameters(event_dim, 1, c.width, c.depth)
-    weights = 4 * params  # weights, gradients, two Adam moments
+    g_params = mlp_parameters(c.z_dim, event_dim, c.width, c.depth)
+    params = g_params + mlp_parameters(event_dim, 1, c.width, c.depth)
+    weights = 4 * params + (g_params if c.ema else 0)  # weights, gradients, two Adam moments; the average
     chunk = d_batches * c.batch_size
     fakes = c.d_steps * chunk * (c.z_dim + 2 * c.width + 2 * event_dim)  # one no-grad G pass for all D steps
     d_step = 2 * chunk * (2 * c.width * c.depth + event_dim + 1) * 2  # activations kept for backward, and grads
     g_step = c.batch_size * (2 * c.width * c.depth + c.z_dim + event_dim) * 4  # through G and frozen D
-    snapshot = c.snapshot_size * (c.z_dim + 2 * c.width + 2 * event_dim)
+    snapshot = c.snapshot_size * (c.z_dim + 2 * c.width + 2 * event_dim) * (2 if c.ema else 1)
     return int(HEADROOM * FLOAT_BYTES * (weights + fakes + d_step + g_step + snapshot))
 
 
@@ -45,10 +47,12 @@ def _conv_bytes(config, event_shape, d_batches):
     c = config
     C, H, W = event_shape
     per_image = C * H * W + 4 * c.width * H * W
-    params = 2 * 16 * (8 * c.width) ** 2 * 4 + c.z_dim * 16 * 8 * c.width  # both nets, deepest layers
+    g_params = 16 * (8 * c.width) ** 2 * 4 + c.z_dim * 16 * 8 * c.width  # its deepest layers
+    params = 2 * g_params  # both nets
     chunk = d_batches * c.batch_size
-    floats = (4 * params + c.d_steps * chunk * per_image + 4 * chunk * per_image
-              + 4 * c.batch_size * per_image + c.snapshot_size * per_image)
+    snapshots = 2 if c.ema else 1  # G's and the average's
+    floats = (4 * params + (g_params if c.ema else 0) + c.d_steps * chunk * per_image + 4 * chunk * per_image
+              + 4 * c.batch_size * per_image + snapshots * c.snapshot_size * per_image)
     return int(HEADROOM * FLOAT_BYTES * floats)
 
 
