@@ -174,3 +174,36 @@ def test_compare_tabulates_image_runs_with_the_classifier_metrics(tmp_path, caps
     table = (next(tmp_path.glob("*-compare")) / "table-digits.md").read_text()
     for metric in ("classes_covered", "class_kl", "classifier_fd"):
         assert metric in table
+
+
+def test_resume_leaves_a_nan_failed_run_and_refuses_one_another_process_trains(tmp_path, capsys):
+    from mixgan.runs import status
+    out = tmp_path / "o"
+    assert main(["compare", "--objectives", "standard,mixup", "--datasets", "ring", "--seeds", "0",
+                 "--out", str(out)] + TINY) == 0
+    first = comparison_folders(out)[-1]
+    standard, mixup = runs_of(first)
+    capsys.readouterr()
+
+    # A NaN failure is seeded: training the config again would fail in the same place, so it is
+    # left as it is (and named), and nothing new is trained in its place.
+    status.write_status(standard, "failed", "d_loss became nan at iteration 4", 3, resumable=False)
+    (first / "summary.json").unlink()
+    main(["compare", "--resume", str(first), "--quiet"])
+    assert runs_of(first) == [standard, mixup]
+    assert f"run {standard} failed: d_loss became nan at iteration 4; left as it is" in capsys.readouterr().err
+    assert status.read_status(standard)["state"] == "failed"
+    assert (first / "summary.json").exists()
+
+    # A run some other process holds is refused in one line, before anything is trained or written.
+    status.write_status(mixup, "running", "", 3)
+    lock = status.RunLock(mixup).acquire()
+    try:
+        before = sorted(p.name for p in first.iterdir())
+        assert main(["compare", "--resume", str(first), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"mixgan: error: run {mixup} is still training (last checkpoint at iteration 3) in another process; "
+                       "run this command again when that one has ended"]
+        assert sorted(p.name for p in first.iterdir()) == before
+    finally:
+        lock.release()

@@ -139,3 +139,12 @@ def test_a_nan_in_a_figure5_batch_stops_the_command_with_its_line(tmp_path, monk
     assert states == {"grid-standard-s0": "finished", "ring-standard-s0": "finished", "grid-mixup-s0": "failed",
                       "ring-mixup-s0": "failed"}
     assert not (group / "figure5.png").exists()
+
+    # The same command again goes on in that folder, where a seeded NaN would only come back: it
+    # says so in one line and trains nothing.
+    held = sorted(p.name for p in group.iterdir())
+    monkeypatch.setattr(figure5, "train_all", lambda *a, **k: pytest.fail("trained again"))
+    assert main(["figure5", "--quick", "--device", "cpu", "--out", str(tmp_path), "--quiet"]) == RunFailed.exit_code
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "d_loss became nan at iteration 3" in err and "would fail again" in err
+    assert sorted(p.name for p in group.iterdir()) == held and len(list(tmp_path.iterdir())) == 1

@@ -32,14 +32,15 @@ def plan_runs(labels, datasets, seeds, overrides=None, config_file=None):
 
 def train_or_reuse(configs, jobs=1, log=print, progress=False, again=AGAIN):
     """Run folders for every config, in order: a finished identical run in the config's folder is
-    kept, a stopped one resumed from its checkpoint, and the rest trained (in ``jobs`` parallel
-    processes), with progress shown while they train."""
-    finished, tasks = plan_tasks(configs)
-    found = [finished.get(config_key(c.to_dict())) for c in configs]
+    kept (so is one that failed on NaN/Inf: the tables name and skip it), a stopped one resumed
+    from its checkpoint, and the rest trained (in ``jobs`` parallel processes), with progress shown
+    while they train."""
+    done, tasks = plan_tasks(configs)
+    found = [done.get(config_key(c.to_dict())) for c in configs]
     todo = [i for i, run in enumerate(found) if run is None]
     resumed = sum(folder is not None for _, folder in tasks)
     if len(todo) < len(configs) or resumed:
-        log(f"compare: {len(configs) - len(todo)} runs already finished, {resumed} to resume, "
+        log(f"compare: {len(configs) - len(todo)} runs already done, {resumed} to resume, "
             f"{len(todo) - resumed} to train")
     label = lambda c: f"{c.data}/{run_key(c.to_dict())[1]}/s{c.seed}"  # noqa: E731
     trained = train_all(tasks, min(jobs, len(tasks)), max(1, cpu_cores() // jobs), log=log, label=label,

@@ -56,7 +56,10 @@ def train_runs(configs, log=print, progress=False, dry_run=False):
     another on a GPU (they would only queue on it). Returns [(run folder, seconds)]; RunFailed
     names a run whose numbers went NaN/Inf."""
     from mixgan.training import resolve_device
-    finished, runs = plan_tasks(configs)
+    finished, runs = plan_tasks(configs, warn=lambda m: None)
+    for path in finished.values():  # a run that failed for good: the figure cannot be drawn
+        _refuse_failed(path, "; seeded, it would fail again in the same place (remove that folder to "
+                             "train it anew, or choose another --seed)")
     resumed = sum(folder is not None for _, folder in runs)
     if len(runs) < len(configs) or resumed:
         log(f"{len(configs) - len(runs)} runs already finished, {resumed} to resume")
@@ -87,10 +90,14 @@ def train_runs(configs, log=print, progress=False, dry_run=False):
     trained = dict(zip((config_key(c.to_dict()) for task in tasks for c in task_configs(task)),
                        train_all(tasks, workers, threads, log, label, progress=progress)))
     for path, _ in trained.values():  # a batch trains on past a failed run: the figure cannot
-        st = status.read_status(path)
-        if st["state"] == "failed":
-            raise RunFailed(f"run failed: {st.get('reason')}; {path} is marked failed")
+        _refuse_failed(path)
     return [trained.get(config_key(c.to_dict())) or (finished[config_key(c.to_dict())], 0.0) for c in configs]
+
+
+def _refuse_failed(path, advice=""):
+    st = status.read_status(path)
+    if st["state"] == "failed":
+        raise RunFailed(f"run failed: {st.get('reason')}; {path} is marked failed{advice}")
 
 
 def unfinished_group(out, label, configs_for):

@@ -268,16 +268,14 @@ def config_key(config_dict):
     return json.dumps({k: v for k, v in config_dict.items() if k != "out"}, sort_keys=True)
 
 
-def runs_by_config(folder, say_skipped=True):
-    """``(finished, resumable)``: ``{config key: run folder}`` for the runs directly under ``folder``
-    that finished, and for those that stopped before their end and can go on (interrupted,
-    killed, or failed on an error marked resumable such as a full disk; not a NaN failure, and
-    not one another process trains).
-    The oldest of identical runs wins. Folders that are not readable runs are skipped."""
-    finished, resumable = {}, {}
+def runs_by_config(folder):
+    """``{config key: (run folder, status)}`` for the runs directly under ``folder``, whatever their
+    state. Of identical runs, a finished one wins, then the oldest. Folders that are not readable
+    runs are skipped."""
+    runs = {}
     folder = Path(folder)
     if not folder.is_dir():
-        return finished, resumable
+        return runs
     for run in sorted(folder.iterdir()):
         if not (run / "config.json").is_file():
             continue
@@ -285,23 +283,37 @@ def runs_by_config(folder, say_skipped=True):
             key, state = config_key(read_run_config(run)), status.read_status(run)
         except (OSError, UsageError):
             continue
-        if state["state"] == "finished":
-            finished.setdefault(key, run)
-        elif not state["alive"] and state.get("resumable", True):
-            resumable.setdefault(key, run)
-        elif say_skipped:
-            print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
-    return finished, resumable
+        if key not in runs or (state["state"] == "finished" and runs[key][1]["state"] != "finished"):
+            runs[key] = (run, state)
+    return runs
 
 
-def plan_tasks(configs):
-    """What is left of ``configs`` in their output folders: ``(finished, tasks)``, ``finished`` the
-    ``{config key: run folder}`` of the runs already done, ``tasks`` a ``(config, resume folder or
-    None)`` for each of the others, in order: a stopped run goes on, a missing one is trained."""
-    finished, resumable = {}, {}
+def plan_tasks(configs, warn=lambda m: print(f"mixgan: warning: {m}", file=sys.stderr)):
+    """What is left of ``configs`` in their output folders: ``(done, tasks)``, ``done`` the
+    ``{config key: run folder}`` of the runs that need nothing more (finished, or failed for good on
+    NaN/Inf: seeded, such a run would fail again in the same place, so it is left as it is and
+    ``warn`` says so), ``tasks`` a ``(config, resume folder or None)`` for each of the others, in
+    order: a stopped run goes on (interrupted, killed, or failed on an error marked resumable
+    such as a full disk), a missing one is trained. A run another process is training is refused
+    with UsageError, as training it here as well would only repeat the work."""
+    runs = {}
     for out in {c.out for c in configs}:
-        done, stopped = runs_by_config(out, say_skipped=False)
-        finished.update(done)
-        resumable.update(stopped)
-    tasks = [(c, resumable.get(config_key(c.to_dict()))) for c in configs if config_key(c.to_dict()) not in finished]
-    return finished, tasks
+        runs.update(runs_by_config(out))
+    planned = [(config, *runs.get(config_key(config.to_dict()), (None, None))) for config in configs]
+    for _, run, state in planned:
+        if state is not None and state["state"] != "finished" and state["alive"]:
+            raise UsageError(f"{status.describe(run, state)} in another process; "
+                             "run this command again when that one has ended")
+    done, tasks = {}, []
+    for config, run, state in planned:
+        key = config_key(config.to_dict())
+        if state is None:
+            tasks.append((config, None))
+        elif state["state"] == "finished":
+            done[key] = run
+        elif state.get("resumable", True):
+            tasks.append((config, run))
+        else:
+            warn(f"{status.describe(run, state)}; left as it is (it would fail again in the same place)")
+            done[key] = run
+    return done, tasks
