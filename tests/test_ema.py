@@ -139,3 +139,39 @@ def test_an_image_run_keeps_the_average_of_its_conv_generator(tmp_path, one_thre
     counters = [k for k in G if k.endswith("num_batches_tracked")]
     assert counters and all(torch.equal(G[k], average[k]) for k in counters)  # copied, never averaged
     assert sample(run, n=5, ema=True).shape == (5, *shape)
+
+
+@pytest.mark.parametrize("engine", ["alone", "batched"])
+def test_frames_carry_the_average_and_plot_and_animate_draw_it(tmp_path, capsys, engine, one_thread):
+    config = tiny_config(out=str(tmp_path / "runs"), iterations=6, snapshots=(3, 6), frames=3, ema=0.8, data="ring")
+    run = train(config, progress=False) if engine == "alone" else train_batched([config], progress=False)[0]
+    opened = load_run(run)
+    for it in opened.iterations("frames"):
+        assert opened.arrays(it, "frames")["fake_ema"].shape == opened.arrays(it, "frames")["fake"].shape
+    # The last frame and the last snapshot are drawn by the same average on the same noise.
+    np.testing.assert_array_equal(opened.arrays(6, "frames")["fake_ema"], opened.arrays(6)["fake_ema"])
+    averaged = load_run(run, ema=True)
+    for kind in ("snapshots", "frames"):
+        np.testing.assert_array_equal(averaged.arrays(6, kind)["fake"], opened.arrays(6, kind)["fake_ema"])
+        assert "fake_ema" not in averaged.arrays(6, kind)
+
+    assert main(["plot", str(run), "--ema", "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert main(["animate", str(run), "--ema", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    import json
+    (made,) = (tmp_path / "a").iterdir()
+    assert json.loads((made / "animation.json").read_text())["ema"] is True
+    from mixgan.viz.figures import run_grid_figure, run_title
+    assert run_title(averaged).endswith("· weight average") and "weight average" not in run_title(opened)
+    fig, _ = run_grid_figure([averaged])
+    assert any("weight average" in t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+    capsys.readouterr()
+
+    # A run without the average, and a frame saved without its samples, are one line each, writing nothing.
+    off = train(tiny_config(out=str(tmp_path / "off"), iterations=6, snapshots=(6,), data="ring"), progress=False)
+    assert_refused(capsys, ["plot", str(off), "--ema", "--out", str(tmp_path / "p2")], "trained without --ema",
+                   tmp_path / "p2")
+    frame = next((run / "frames").glob("*.npz"))
+    kept = {k: v for k, v in np.load(frame).items() if k != "fake_ema"}
+    np.savez(frame, **kept)
+    assert_refused(capsys, ["animate", str(run), "--ema", "--out", str(tmp_path / "a2")],
+                   "holds no samples of the weight average", tmp_path / "a2")

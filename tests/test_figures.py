@@ -3,6 +3,7 @@ spacing properties, landscape orientation, GIF/MP4 read-back, and one-line error
 import json
 
 import imageio.v3 as iio
+import matplotlib.pyplot
 import numpy as np
 
 from mixgan.runs import status
@@ -325,6 +326,13 @@ def test_plot_and_animate_draw_image_runs(tmp_path, capsys):
     assert main(["animate", *map(str, runs_), "--out", str(tmp_path / "anim")]) == 0
     gif = next((tmp_path / "anim").glob("*/animation.gif"))
     assert iio.imread(gif, index=None).shape[0] == 3
+    # Images have no legend to say which are generated: the figure says it in words.
+    from mixgan.viz.animate import frame_figure
+    from mixgan.viz.figures import load_run, run_grid_figure
+    opened = [load_run(r) for r in runs_]
+    for fig in (run_grid_figure(opened)[0], frame_figure(opened, 5, "frames", False)):
+        assert any("generated images" in t for t in texts(fig))
+        matplotlib.pyplot.close(fig)
 
 
 def test_landscape_is_refused_for_image_data():

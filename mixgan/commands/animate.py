@@ -1,5 +1,6 @@
 """``mixgan animate``: PNG frames and a GIF or MP4 of runs side by side, drawn from their saved arrays."""
-from mixgan.commands.options import add_allow_unfinished_argument, add_quiet_argument, number, one_line
+from mixgan.commands.options import (add_allow_unfinished_argument, add_ema_argument, add_quiet_argument, number,
+                                     one_line)
 
 
 def add_arguments(parser):
@@ -10,6 +11,7 @@ def add_arguments(parser):
                         help="folder that receives the numbered animation folder (default: outputs)")
     parser.add_argument("--no-landscape", action="store_true", help="leave out D's saved landscape (drawn under the "
                                                                     "points when the runs saved one)")
+    add_ema_argument(parser)
     add_allow_unfinished_argument(parser)
     add_quiet_argument(parser)
 
@@ -19,6 +21,6 @@ def run(args):
     from mixgan.viz.animate import animate
     log = (lambda *a: None) if args.quiet else print
     folder = animate(find_runs(args.runs, "animate:"), args.out, args.format, args.fps, not args.no_landscape,
-                     log=log, allow_unfinished=args.allow_unfinished)
+                     log=log, allow_unfinished=args.allow_unfinished, ema=args.ema)
     print(one_line(f"animation: {folder / ('animation.' + args.format)} (PNG frames in {folder / 'frames'})"))
     return 0

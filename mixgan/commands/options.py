@@ -176,6 +176,12 @@ def add_allow_unfinished_argument(parser):
                         help="use runs that are not finished (running, interrupted or failed) as they are")
 
 
+def add_ema_argument(parser):
+    """The one flag every command that draws a run's generator offers for its weight average."""
+    parser.add_argument("--ema", action="store_true",
+                        help="draw the generator's weight average (runs trained with --ema)")
+
+
 def one_line(message):
     """A message as one line even when it quotes a path with a line break in it."""
     return str(message).replace("\r", "\\r").replace("\n", "\\n")

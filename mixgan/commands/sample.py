@@ -1,7 +1,8 @@
 """``mixgan sample``: new samples from a trained run's generator, saved as arrays or a picture."""
 from pathlib import Path
 
-from mixgan.commands.options import add_device_argument, at_least_zero, one_line, positive_count, whole_number
+from mixgan.commands.options import (add_device_argument, add_ema_argument, at_least_zero, one_line, positive_count,
+                                     whole_number)
 from mixgan.errors import UsageError
 
 MAX_SAMPLES = 1_000_000
@@ -16,8 +17,7 @@ def add_arguments(parser):
     parser.add_argument("--iteration", type=whole_number, default=None,
                         help="use the weights of the checkpoint kept at this iteration (default: the final weights)")
     add_device_argument(parser)
-    parser.add_argument("--ema", action="store_true",
-                        help="draw from the generator's weight average (runs trained with --ema)")
+    add_ema_argument(parser)
 
 
 def run(args):

@@ -34,10 +34,12 @@ def find_runs(paths, what="--from"):
 
 @dataclass(frozen=True)
 class Run:
-    """A run folder and the options in its ``config.json`` (a dict, as saved)."""
+    """A run folder and the options in its ``config.json`` (a dict, as saved). With ``ema`` its
+    saved arrays are read as the generator's weight average drew them (see :meth:`arrays`)."""
 
     path: Path
     config: dict
+    ema: bool = False
 
     def iterations(self, kind="snapshots"):
         """Iterations with saved ``kind`` arrays (``snapshots`` or ``frames``), sorted."""
@@ -45,8 +47,15 @@ class Run:
 
     def arrays(self, iteration, kind="snapshots"):
         """``real``, ``fake`` (and the landscape, when saved) at one iteration, as a dict of arrays;
-        an image run's ``real`` comes from its ``real.npz`` (:func:`mixgan.runs.snapshots.load`)."""
-        return snapshots.load(self.path, kind, iteration)
+        an image run's ``real`` comes from its ``real.npz`` (:func:`mixgan.runs.snapshots.load`).
+        For a Run read with ``ema``, ``fake`` holds the weight average's samples (saved as ``fake_ema``)."""
+        arrays = snapshots.load(self.path, kind, iteration)
+        if self.ema:
+            if "fake_ema" not in arrays:
+                raise UsageError(f"{snapshots.path(self.path, kind, iteration)} holds no samples of the weight "
+                                 f"average (saved before {kind} carried them); draw it without --ema")
+            arrays["fake"] = arrays.pop("fake_ema")
+        return arrays
 
     def metrics(self):
         """Every record of ``metrics.jsonl``: training-loss lines and ``"kind": "snapshot"`` records."""
@@ -102,9 +111,10 @@ class Run:
         return G.to(device).eval()
 
 
-def load_run(path, allow_unfinished=False):
+def load_run(path, allow_unfinished=False, ema=False):
     """A run folder as a :class:`Run`; one-line UsageError if it is missing, not a mixgan run, or
     unfinished (unless ``allow_unfinished``: then a one-line warning, and what it holds is used).
+    ``ema``: read its arrays as the weight average drew them (a run trained with ``ema``).
 
     >>> from mixgan import load_run
     >>> run = load_run("outputs/00000-spiral-mixup-s0")  # doctest: +SKIP
@@ -115,5 +125,7 @@ def load_run(path, allow_unfinished=False):
     if "\x00" in str(path) or not path.is_dir():
         raise UsageError(f"run folder {str(path)!r} does not exist")
     config = read_run_config(path)
+    if ema and not config.get("ema"):
+        raise UsageError(f"{path} was trained without --ema: it has no weight average to draw")
     status.require_finished(path, allow_unfinished)
-    return Run(path, config)
+    return Run(path, config, ema)

@@ -246,7 +246,7 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         for r in frame_due.get(it, ()):
             if r not in guard.failed:
                 save_frame(run_folders[r], it, unstack(G, r, like_G), unstack(D, r, like_D), fixed_z[r],
-                           fixed_real[r], configs[r])
+                           fixed_real[r], configs[r], None if G_ema is None else unstack(G_ema, r, like_G))
         if logged:
             record = _log(run_folders, it, window, state, D, start, guard.failed)
             if R == 1:  # a run alone shows its losses on its bar, as train() does

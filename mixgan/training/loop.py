@@ -148,7 +148,7 @@ def _train(config, progress, resume, team):
             if it in snapshot_at and main:
                 save_snapshot(run, it, G, D, fixed_z, fixed_real, config, data, G_ema)
             if it in frame_at and main:
-                save_frame(run, it, G, D, fixed_z, fixed_real, config)
+                save_frame(run, it, G, D, fixed_z, fixed_real, config, G_ema)
             if logged:
                 with torch.no_grad():
                     d_real = torch.sigmoid(D(real[:B])).mean()

@@ -60,6 +60,7 @@ def save_snapshot(run, iteration, G, D, fixed_z, fixed_real, config, data, G_ema
     record_snapshot_metrics(run, iteration, D, data, config)
 
 
-def save_frame(run, iteration, G, D, fixed_z, fixed_real, config):
-    """Save one animation frame's arrays (no picture: ``mixgan animate`` draws frames)."""
-    snapshots.save(run, "frames", iteration, sample_arrays(G, D, fixed_z, fixed_real, config, iteration))
+def save_frame(run, iteration, G, D, fixed_z, fixed_real, config, G_ema=None):
+    """Save one animation frame's arrays (no picture: ``mixgan animate`` draws frames), with
+    ``G_ema`` the weight average's samples too, as in a snapshot."""
+    snapshots.save(run, "frames", iteration, sample_arrays(G, D, fixed_z, fixed_real, config, iteration, G_ema))

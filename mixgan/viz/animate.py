@@ -45,7 +45,7 @@ def frame_figure(run_list, iteration, kind, landscape):
     image = None
     for ax, run, a in zip(axes[0], run_list, arrays):
         image = draw_arrays(ax, a, landscape, title=run_title(run)) or image
-    fig.suptitle(f"iteration {iteration}", fontsize=11)
+    fig.suptitle(f"iteration {iteration}" if points else f"generated images · iteration {iteration}", fontsize=11)
     if points:  # beside the panels, so it covers no points
         plots.points_legend(fig, loc="outside right upper", ncols=1)
     if image is not None:
@@ -74,13 +74,15 @@ def encode(frames, fmt, fps):
                        quality=8, macro_block_size=16, pixelformat="yuv420p")
 
 
-def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=print, allow_unfinished=False):
-    """Write the PNG frames and ``animation.<fmt>`` into a new folder under ``out``; return that folder."""
+def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=print, allow_unfinished=False,
+            ema=False):
+    """Write the PNG frames and ``animation.<fmt>`` into a new folder under ``out``; return that folder.
+    ``ema``: draw the samples of each run's generator weight average (runs trained with ``ema``)."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose from: {', '.join(FORMATS)}")
     if not 0 < fps <= MAX_FPS:
         raise UsageError(f"fps must be in (0, {MAX_FPS}], got {fps}")
-    run_list = [load_run(p, allow_unfinished) for p in paths]
+    run_list = [load_run(p, allow_unfinished, ema) for p in paths]
     kind = frame_source(run_list)
     iterations = shared_iterations(run_list, kind)
     if kind == "snapshots":
@@ -96,7 +98,7 @@ def animate(paths, out="outputs", fmt="gif", fps=10.0, landscape=False, log=prin
         folders.atomic_write_bytes(folder / f"animation.{fmt}", encoded)
         folders.atomic_write_json(folder / "animation.json", {
             "runs": [str(r.path) for r in run_list], "source": kind, "iterations": list(iterations),
-            "format": fmt, "fps": fps, "landscape": bool(landscape)})
+            "format": fmt, "fps": fps, "landscape": bool(landscape), "ema": bool(ema)})
     except OSError as e:  # a full disk: no half-written animation folder is left behind
         shutil.rmtree(folder, ignore_errors=True)
         raise UsageError(f"cannot write the animation into {folder.parent}: {e.strerror or e}")

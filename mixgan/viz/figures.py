@@ -21,8 +21,9 @@ ROW_LABEL_CHAR_INCHES = 0.065  # width of one character of an 8-point row label,
 
 
 def run_title(run):
-    """A run's panel title: its data and objective block title."""
-    return f"{run.config['data']} · {objective_title(run.config)}"
+    """A run's panel title: its data and objective block title, and which generator drew it when
+    it is the weight average."""
+    return f"{run.config['data']} · {objective_title(run.config)}" + (" · weight average" if run.ema else "")
 
 
 def objective_title(config):
@@ -163,7 +164,8 @@ def draw_run_grid(run_list, path, iterations=None, landscape=False, title=None):
 def run_grid_figure(run_list, iterations=None, landscape=False, title=None):
     """Any runs (rows) at their shared snapshot iterations (columns), each row labelled with
     the run's data, objective and folder name, one legend under the panels when they hold points
-    and a colour bar beside them when they show D's landscape. Returns (figure, iterations)."""
+    (else a line saying the images are generated ones) and a colour bar beside them when they show
+    D's landscape. Returns (figure, iterations)."""
     shared = shared_iterations(run_list)
     if iterations:
         missing = sorted(set(iterations) - set(shared))
@@ -190,6 +192,8 @@ def run_grid_figure(run_list, iterations=None, landscape=False, title=None):
         axes[r, 0].set_ylabel(labels[r], fontsize=8, rotation=0, ha="right", va="center")
     if points:  # image runs show generated images only
         plots.points_legend(fig, loc="outside lower center")
+    else:
+        fig.supxlabel("generated images", fontsize=9)
     if image is not None:
         plots.landscape_colorbar(fig, image, ax=axes[:, -1], location="right",
                                  shrink=min(1.0, 2.4 / (nrow * PANEL_INCHES)))
