@@ -40,7 +40,8 @@ def metrics(run):
 
 
 def stop_at(monkeypatch, iteration):
-    """Send this process SIGINT when the batch logs ``iteration`` (as a user's Ctrl-C would)."""
+    """Send this process SIGINT when the batch logs ``iteration`` (as a user's Ctrl-C would). The
+    batch has then already decided whether to checkpoint ``iteration``: it stops after the next."""
     log = batched._log
 
     def log_then_interrupt(folders, it, *a):
@@ -87,7 +88,8 @@ def test_ctrl_c_checkpoints_every_run_and_the_batch_resumes_exactly(tmp_path, mo
     stopped = sorted((tmp_path / "stopped").iterdir())
     for run in stopped:
         st = status.read_status(run)
-        assert st["state"] == "interrupted" and st["checkpoint_iteration"] == 8 and not st["alive"]
+        assert st["state"] == "interrupted" and st["checkpoint_iteration"] == 9 and not st["alive"]
+        assert [it for it, _ in checkpoints.list_checkpoints(run)] == [9, 8]  # one off the schedule, for the stop
         assert not (run / "generator.pt").exists()
     monkeypatch.undo()
     assert signal.getsignal(signal.SIGINT) is handler  # handlers given back
@@ -121,7 +123,7 @@ def test_sweep_resume_finishes_a_stopped_sweep(tmp_path, monkeypatch, capsys):
             "--log-every", "2", "--checkpoint-every", "2", "--quiet", "--seeds", "0,1"]
     grid = ["sweep", "--datasets", "ring", "--objectives", "standard,mixup", *tiny]
     assert main([*grid, "--out", str(tmp_path / "whole")]) == 0
-    stop_at(monkeypatch, 4)  # the first batch (standard) stops at iteration 4; mixup never starts
+    stop_at(monkeypatch, 4)  # the first batch (standard) stops at iteration 5; mixup never starts
     assert main([*grid, "--out", str(tmp_path / "stopped")]) == 130
     sweep = tmp_path / "stopped" / "00000-sweep"
     err = capsys.readouterr().err

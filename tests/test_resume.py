@@ -148,6 +148,34 @@ def test_sigint_checkpoints_marks_interrupted_and_says_how_to_resume(tmp_path):
         status.require_finished(run)
 
 
+@pytest.mark.parametrize("engine", ["alone", "batched"])
+def test_a_signal_after_the_checkpoint_decision_stops_the_next_iteration(tmp_path, monkeypatch, engine):
+    """A Ctrl-C that lands after the engine has decided not to checkpoint this iteration stops the
+    next one, after its checkpoint: the status never names a checkpoint that was not written."""
+    from mixgan import train_batched
+    from mixgan.runs import checkpoints
+    from mixgan.runs.guard import RunGuard
+    decide = RunGuard.stop_due
+    calls = {"n": 0}
+
+    def late_signal(self, seen):
+        due = decide(self, seen)
+        calls["n"] += 1
+        if calls["n"] == 5:  # iteration 5, no checkpoint due: the signal arrives just too late for it
+            os.kill(os.getpid(), signal.SIGINT)
+        return due
+
+    monkeypatch.setattr(RunGuard, "stop_due", late_signal)
+    config = tiny_config(out=str(tmp_path), iterations=12, checkpoint_every=100, snapshots=(12,), data="ring")
+    with pytest.raises(RunInterrupted, match="SIGINT at iteration 6"):
+        train(config, progress=False) if engine == "alone" else train_batched([config], progress=False)
+    (run,) = tmp_path.glob("0*")
+    st = status.read_status(run)
+    assert st["state"] == "interrupted" and st["checkpoint_iteration"] == 6
+    assert [it for it, _ in checkpoints.list_checkpoints(run)] == [6]
+    assert checkpoints.load(checkpoints.path_for(run, 6))["iteration"] == 6
+
+
 def _interrupt_at(monkeypatch, call):
     """Make the G loss send this process SIGINT at its ``call``-th use (an in-process Ctrl-C)."""
     calls = {"n": 0}

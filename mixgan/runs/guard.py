@@ -7,8 +7,9 @@ The engine (``mixgan/training``) opens one RunGuard around its iterations. The g
 - on resume, drops half-written temporary files and cuts ``metrics.jsonl`` back to the
   checkpoint, so no line is duplicated or missing;
 - turns Ctrl-C / SIGTERM into "finish this iteration, checkpoint, mark interrupted, stop": the
-  engine sees ``stop_signal`` set, writes its checkpoints and calls :meth:`stop_here`; a
-  second signal stops at once, leaving the last checkpoint;
+  engine reads the signal once per iteration (:meth:`stop_due`), writes its checkpoints when a
+  stop is due and calls :meth:`stop_here` with it; a second signal stops at once, leaving the
+  last checkpoint;
 - records any exception that escapes in the status of every run still going, and reports a
   failed write (full disk, read-only folder) or an immediate stop in one line.
 
@@ -88,19 +89,31 @@ class RunGuard:
                 if self.checkpoint_iteration else "no checkpoint had been written yet")
         return RunFailed(f"run failed: {self.failed[r]}; {kept}; {self.folders[r]} is marked failed")
 
-    def stop_here(self, it):
-        """At the end of iteration ``it``: after Ctrl-C/SIGTERM (the engine has checkpointed
-        every live run at ``it``), mark the runs interrupted and stop."""
+    def stop_due(self, seen):
+        """The signal that ends the job at this iteration, or None. ``seen``: ``stop_signal`` read
+        once where the engine decides whether to checkpoint (for a distributed job, the stop its
+        ranks agreed on, which may be a signal another rank caught: it becomes this job's own).
+        The engine passes the result to :meth:`stop_here`; a signal that arrives after that read
+        stops the next iteration, after its checkpoint, so a status never names a checkpoint
+        that was not written."""
+        if seen is not None and self.stop_signal is None:
+            self.stop_signal = seen
+        return seen
+
+    def stop_here(self, it, stopping):
+        """At the end of iteration ``it``: after Ctrl-C/SIGTERM (``stopping``, from
+        :meth:`stop_due`; the engine has checkpointed every live run at ``it``), mark the runs
+        interrupted and stop."""
         self.iteration = it
-        if self.stop_signal is None:
+        if stopping is None:
             return
-        name = self.stop_signal.name
+        name = stopping.name
         for r in self.live():
             status.write_status(self.folders[r], "interrupted", f"{name} at iteration {it}{self.where}", it)
         self.started = False
         runs = "" if len(self.folders) == 1 else f" for {len(self.live())} runs"
         raise RunInterrupted(f"interrupted by {name} at iteration {it} (checkpoint written{runs}); resume with: "
-                             f"{self.resume_command}", EXIT_CODES[self.stop_signal])
+                             f"{self.resume_command}", EXIT_CODES[stopping])
 
     # --- the end ---------------------------------------------------------------------------
     def finish(self, iterations):

@@ -232,7 +232,8 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
         window += 1
         logged = it % c0.log_every == 0 or it == c0.iterations
         # Checkpoints as a run alone takes them: when due, at its snapshots, at the end, and on a signal.
-        checkpointed = (guard.stop_signal is not None or it % c0.checkpoint_every == 0 or it in due
+        stopping = guard.stop_due(guard.stop_signal)
+        checkpointed = (stopping is not None or it % c0.checkpoint_every == 0 or it in due
                         or it == c0.iterations)
         # No snapshot, frame, metrics line or checkpoint ever holds a NaN; a batch whose every run
         # has failed stops here (the command that trains it says what failed).
@@ -262,7 +263,7 @@ def _train(configs, run_folders, guard, device, datas, objective, progress, grap
                     r, it, window, time.perf_counter() - start, configs[r], G, D, opt_g, opt_d, like_G, like_D,
                     gens, fixed_z, losses, G_ema))
             guard.checkpointed(it)
-        guard.stop_here(it)  # after Ctrl-C/SIGTERM: every run is checkpointed; stop
+        guard.stop_here(it, stopping)  # after Ctrl-C/SIGTERM: every run is checkpointed; stop
     bar.close()
     if step.note:
         print(f"mixgan: {step.note}", file=sys.stderr)

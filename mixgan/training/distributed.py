@@ -256,11 +256,10 @@ class FollowerGuard(RunGuard):
         error.quiet = True
         return error
 
-    def stop_here(self, it):
+    def stop_here(self, it, stopping):
         self.iteration = it
-        if self.stop_signal is not None:
-            error = RunInterrupted(f"interrupted by {self.stop_signal.name} at iteration {it}",
-                                   EXIT_CODES[self.stop_signal])
+        if stopping is not None:
+            error = RunInterrupted(f"interrupted by {stopping.name} at iteration {it}", EXIT_CODES[stopping])
             error.quiet = True
             raise error
 

@@ -169,8 +169,8 @@ def _train(config, progress, resume, team):
 
             # Checkpoint when due, at every snapshot and at the end, and after Ctrl-C/SIGTERM,
             # which then stops the run here (on every rank at the same iteration).
-            guard.stop_signal = team.agree_stop(guard.stop_signal)
-            if guard.stop_signal is not None or it % config.checkpoint_every == 0 or it in snapshot_at \
+            stopping = guard.stop_due(team.agree_stop(guard.stop_signal))
+            if stopping is not None or it % config.checkpoint_every == 0 or it in snapshot_at \
                     or it == config.iterations:
                 stop_if_bad(it)  # a checkpoint never holds a NaN
                 ranks = team.gather(distributed.per_rank_state(gen, sums)) if team.size > 1 else None
@@ -181,7 +181,7 @@ def _train(config, progress, resume, team):
                         ckpt.update(ranks=ranks, world_size=team.size)
                     checkpoints.save(run, ckpt)
                 guard.checkpointed(it)
-            guard.stop_here(it)
+            guard.stop_here(it, stopping)
         bar.close()
 
         # Final weights.
