@@ -343,13 +343,31 @@ def test_figure5_started_again_goes_on_in_its_folder(tmp_path, monkeypatch):
         figure5.make_figure5(quick="on", out=tmp_path, log=lambda *a: None)
     group, = tmp_path.iterdir()
     assert not (group / "figure5.png").exists()
-    first = {p: snapshot_of(p) for p in group.iterdir() if status.read_status(p)["state"] == "finished"}
+    first = {p: snapshot_of(p) for p in group.iterdir() if p.is_dir() and status.read_status(p)["state"] == "finished"}
     assert len(first) == 2  # the first batch's two runs
     monkeypatch.setattr(checkpoints, "save", save)
     assert figure5.make_figure5(quick="on", out=tmp_path, log=lambda *a: None) == group
     assert (group / "figure5.png").exists() and len([p for p in group.iterdir() if p.is_dir()]) == 4
     for run, files in first.items():
         assert snapshot_of(run) == files  # kept as it was, not trained again
+
+
+def test_a_figure_another_command_is_making_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    """The same figure5 command started twice: the second would go on in the first one's folder and
+    train its runs a second time beside it, so it is refused before anything is trained."""
+    from mixgan.experiments import figure5
+    monkeypatch.setattr(figure5, "QUICK", dict(width=8, iterations=4, snapshots=(4,)))
+    monkeypatch.setattr(figure5, "train_all", lambda *a, **k: pytest.fail("trained beside the other command"))
+    group = folders.create_run_folder(tmp_path, "figure5-quick-s0")  # as the first command made it
+    lock = status.RunLock(group).acquire()
+    try:
+        assert main(["figure5", "--quick", "--device", "cpu", "--out", str(tmp_path), "--quiet"]) == 2
+    finally:
+        lock.release()
+    err = capsys.readouterr().err
+    assert err == f"mixgan: error: {group} is being made by another figure5 command; run this one again when " \
+                  "that one has ended\n"
+    assert [p.name for p in tmp_path.iterdir()] == [group.name] and not any(p.is_dir() for p in group.iterdir())
 
 
 def test_a_sigterm_before_training_is_one_line_and_the_handler_is_given_back(tmp_path, capsys, monkeypatch):

@@ -13,6 +13,7 @@ CUDA graph. On a CPU with two or more cores the batches train in parallel proces
 limited to its share of the cores so they do not oversubscribe them. ``--quick`` trains the
 documented reduced setting :data:`QUICK` instead (see docs/FIGURES.md for its measured time).
 """
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -191,25 +192,45 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
             log(f"going on with the stopped figure in {group}")
         else:
             group = folders.create_run_folder(out, label)
-        configs = configs_for(group)
-        if quick_on:
-            log("quick mode: " + QUICK_NOTE.format(**QUICK))
-        log(f"figure folder: {group} (each run's metrics.jsonl shows its progress)")
-        start = time.perf_counter()
-        trained = train_runs(configs, log, progress)
-        name = lambda c: f"{c.data}/{c.objective}" + (f"/s{c.seed}" if len(seeds) > 1 else "")  # noqa: E731
-        info = {"quick": quick_on, "seeds": seeds, "runs": [str(p) for p, _ in trained],
-                "train_seconds": {name(c): round(s, 1) for c, (_, s) in zip(configs, trained)},
-                "wall_seconds": round(time.perf_counter() - start, 1), "cpu_cores": cpu_cores(),
-                "device": str(resolve_device(device))}
-        # configs hold four runs per seed, in seed order. figure5.png comes last: a group folder
-        # without it is a stopped command that the same command goes on with.
-        per_seed = [figure5_runs([p for p, _ in trained[4 * i:4 * i + 4]]) for i in range(len(seeds))]
-        for other, cells in zip(seeds[1:], per_seed[1:]):
-            fig, _ = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
-            save_both(fig, [group / f"figure5-s{other}.png", group / f"figure5-s{other}.pdf"])
-        cells = per_seed[0]
-        fig, iterations = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
+        with _held(group):
+            configs = configs_for(group)
+            if quick_on:
+                log("quick mode: " + QUICK_NOTE.format(**QUICK))
+            log(f"figure folder: {group} (each run's metrics.jsonl shows its progress)")
+            start = time.perf_counter()
+            trained = train_runs(configs, log, progress)
+            name = lambda c: f"{c.data}/{c.objective}" + (f"/s{c.seed}" if len(seeds) > 1 else "")  # noqa: E731
+            info = {"quick": quick_on, "seeds": seeds, "runs": [str(p) for p, _ in trained],
+                    "train_seconds": {name(c): round(s, 1) for c, (_, s) in zip(configs, trained)},
+                    "wall_seconds": round(time.perf_counter() - start, 1), "cpu_cores": cpu_cores(),
+                    "device": str(resolve_device(device))}
+            # configs hold four runs per seed, in seed order. figure5.png comes last: a group folder
+            # without it is a stopped command that the same command goes on with.
+            per_seed = [figure5_runs([p for p, _ in trained[4 * i:4 * i + 4]]) for i in range(len(seeds))]
+            for other, cells in zip(seeds[1:], per_seed[1:]):
+                fig, _ = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
+                save_both(fig, [group / f"figure5-s{other}.png", group / f"figure5-s{other}.pdf"])
+            cells = per_seed[0]
+            fig, iterations = figure5_figure(cells, reduced_note(cells.values()), landscape > 0)
+            return _write_figure(group, fig, iterations, info)
+    return _write_figure(group, fig, iterations, info)
+
+
+def _write_figure(group, fig, iterations, info):
     save_both(fig, [group / "figure5.png", group / "figure5.pdf"])
     folders.atomic_write_json(group / "figure5.json", {**info, "iterations": list(iterations)})
     return group
+
+
+@contextlib.contextmanager
+def _held(group):
+    """This command's hold on its group folder while it trains and draws: the same command started
+    again meanwhile would go on in this folder and train the same runs beside it, so it is refused."""
+    if status.lock_is_held(group):
+        raise UsageError(f"{group} is being made by another figure5 command; run this one again when that "
+                         "one has ended")
+    lock = status.RunLock(group).acquire()
+    try:
+        yield
+    finally:
+        lock.release()
