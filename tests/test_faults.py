@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 
 from conftest import tiny_config
 from mixgan.commands.main import main
+from mixgan.errors import UsageError
 from mixgan.runs import checkpoints, folders, status
 from mixgan.training import train
 
@@ -368,6 +370,63 @@ def test_a_figure_another_command_is_making_is_refused_in_one_line(tmp_path, mon
     assert err == f"mixgan: error: {group} is being made by another figure5 command; run this one again when " \
                   "that one has ended\n"
     assert [p.name for p in tmp_path.iterdir()] == [group.name] and not any(p.is_dir() for p in group.iterdir())
+
+
+def test_two_figure5_commands_choosing_at_once_share_one_folder(tmp_path, monkeypatch):
+    """Two figure5 commands choosing their group folder at the same instant: the second waits for the
+    first's choice, then finds that folder being made and is refused. Were the choice not made under
+    a lock on --out, each would miss the other's folder, make its own and train the same runs."""
+    from mixgan.experiments import figure5
+    monkeypatch.setattr(figure5, "QUICK", dict(width=8, iterations=4, snapshots=(4,)))
+    first_creating, second_chose, second_ended = threading.Event(), threading.Event(), threading.Event()
+    create, choose = folders.create_run_folder, figure5.unfinished_group
+
+    def slow_create(out, label):
+        if threading.current_thread().name == "first":
+            first_creating.set()
+            second_chose.wait(timeout=1)  # the window in which the second could choose too
+        return create(out, label)
+
+    def choosing(*args):
+        found = choose(*args)
+        if threading.current_thread().name == "second":
+            second_chose.set()
+        return found
+
+    class Trained(Exception):
+        pass
+
+    def train_runs(configs, *args, **kwargs):
+        if threading.current_thread().name == "first":
+            second_ended.wait(timeout=30)  # holds its folder until the second has chosen
+        raise Trained(configs[0].out)
+
+    monkeypatch.setattr(folders, "create_run_folder", slow_create)
+    monkeypatch.setattr(figure5, "unfinished_group", choosing)
+    monkeypatch.setattr(figure5, "train_runs", train_runs)
+    ended = {}
+
+    def command():
+        try:
+            figure5.make_figure5(device="cpu", out=str(tmp_path), quick="on", log=lambda *a: None)
+        except Exception as e:
+            ended[threading.current_thread().name] = e
+        finally:
+            if threading.current_thread().name == "second":
+                second_ended.set()
+
+    first = threading.Thread(target=command, name="first")
+    first.start()
+    assert first_creating.wait(timeout=30)
+    second = threading.Thread(target=command, name="second")
+    second.start()
+    for thread in (first, second):
+        thread.join(timeout=60)
+    groups = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(groups) == 1 and isinstance(ended["first"], Trained) and ended["first"].args[0] == str(groups[0])
+    assert isinstance(ended["second"], UsageError)
+    assert str(ended["second"]) == f"{groups[0]} is being made by another figure5 command; run this one again " \
+                                   "when that one has ended"
 
 
 def test_a_sigterm_before_training_is_one_line_and_the_handler_is_given_back(tmp_path, capsys, monkeypatch):

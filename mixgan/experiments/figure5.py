@@ -184,15 +184,11 @@ def make_figure5(seed=0, device="auto", out="outputs", alpha=None, quick="off", 
         label = f"figure5{'-quick' if quick_on else ''}-s{'-'.join(map(str, seeds))}"
         configs_for = lambda group: [c for s in seeds  # noqa: E731
                                      for c in figure5_configs(s, device, alpha, quick_on, group, frames, landscape)]
-        group = unfinished_group(out, label, configs_for)
         if dry_run:
+            group = unfinished_group(out, label, configs_for)
             train_runs(configs_for(group or Path(out) / f"NNNNN-{label}"), log, dry_run=True)
             return None
-        if group is not None:
-            log(f"going on with the stopped figure in {group}")
-        else:
-            group = folders.create_run_folder(out, label)
-        with _held(group):
+        with _held_group(out, label, configs_for, log) as group:
             configs = configs_for(group)
             if quick_on:
                 log("quick mode: " + QUICK_NOTE.format(**QUICK))
@@ -223,14 +219,23 @@ def _write_figure(group, fig, iterations, info):
 
 
 @contextlib.contextmanager
-def _held(group):
-    """This command's hold on its group folder while it trains and draws: the same command started
-    again meanwhile would go on in this folder and train the same runs beside it, so it is refused."""
-    if status.lock_is_held(group):
-        raise UsageError(f"{group} is being made by another figure5 command; run this one again when that "
-                         "one has ended")
-    lock = status.RunLock(group).acquire()
+def _held_group(out, label, configs_for, log):
+    """The group folder this command trains and draws in (a stopped one it goes on with, or a new
+    one), held until it ends: the same command started again meanwhile would go on in this folder
+    and train the same runs beside it, so it is refused. The choice is made under a lock on ``out``,
+    so two commands started at the same instant cannot both miss each other's folder."""
+    out = folders.make_output_folder(out)
+    with status.choosing_in(out):
+        group = unfinished_group(out, label, configs_for)
+        if group is not None and status.lock_is_held(group):
+            raise UsageError(f"{group} is being made by another figure5 command; run this one again when "
+                             "that one has ended")
+        if group is not None:
+            log(f"going on with the stopped figure in {group}")
+        else:
+            group = folders.create_run_folder(out, label)
+        lock = status.RunLock(group).acquire()
     try:
-        yield
+        yield group
     finally:
         lock.release()

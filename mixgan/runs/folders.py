@@ -89,9 +89,8 @@ def read_jsonl(path):
 _NUMBERED = re.compile(r"^(\d{5,})-")
 
 
-def create_run_folder(out, label):
-    """Create ``out/NNNNN-label`` with the next free number. ``mkdir`` is exclusive, so two
-    runs started at once under the same ``out`` get different folders."""
+def make_output_folder(out):
+    """``out`` as a folder, created with its parents if need be; UsageError if it cannot be."""
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -99,6 +98,13 @@ def create_run_folder(out, label):
         raise UsageError(f"cannot create output folder {out}: {getattr(e, 'strerror', None) or e}")
     if not out.is_dir():
         raise UsageError(f"output folder {out} is not a folder")
+    return out
+
+
+def create_run_folder(out, label):
+    """Create ``out/NNNNN-label`` with the next free number. ``mkdir`` is exclusive, so two
+    runs started at once under the same ``out`` get different folders."""
+    out = make_output_folder(out)
     taken = [int(m.group(1)) for p in out.iterdir() if (m := _NUMBERED.match(p.name))]
     number = max(taken, default=-1) + 1
     for _ in range(1000):

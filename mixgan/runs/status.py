@@ -7,6 +7,7 @@ kernel drops it when the process dies, even by SIGKILL or power loss). So a stat
 ``running`` with nobody holding the lock means the run stopped without a word, and
 ``require_finished`` says so instead of trusting the file.
 """
+import contextlib
 import json
 import os
 import shlex
@@ -121,6 +122,25 @@ class RunLock:
         if self.fd is not None:
             os.close(self.fd)  # closing the descriptor drops the lock
             self.fd = None
+
+
+@contextlib.contextmanager
+def choosing_in(folder):
+    """Held while a process chooses, inside ``folder``, a numbered folder to go on with or to create,
+    and takes that folder's lock: another process making the same choice waits for it, then sees the
+    folder taken. A lock on the folder itself, so nothing is written there; held for milliseconds."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError as e:
+        raise UsageError(f"cannot read output folder {folder}: {e.strerror or e}")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor drops the lock
 
 
 def lock_is_held(run):
