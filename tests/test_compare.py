@@ -141,6 +141,25 @@ def test_from_refuses_training_options_and_mixed_settings(tmp_path, capsys):
     assert main(["compare", "--from", str(tmp_path / "empty_but_real"), "--quiet"]) == 2
 
 
+def test_from_tells_mixup_settings_apart_and_orders_them(tmp_path, capsys):
+    """Mixup runs of several alphas, trained by separate commands, tabulate as one alpha sweep:
+    each alpha its own row label, in alpha order, and the baseline keeps its plain label."""
+    out = tmp_path / "o"
+    base = ["compare", "--datasets", "ring", "--seeds", "0", "--out", str(out)] + TINY
+    for objectives, alpha in (("mixup", "0.4"), ("standard,mixup", "0.1")):
+        assert main(base + ["--objectives", objectives, "--alpha", alpha]) == 0
+    made = comparison_folders(out)
+    capsys.readouterr()
+    assert main(["compare", "--from", ",".join(map(str, made)), "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    table = comparison_folders(tmp_path / "t")[0]
+    labels = list(dict.fromkeys(r["label"] for r in json.loads((table / "summary.json").read_text())["rows"]))
+    assert labels == ["mixup α=0.1", "mixup α=0.4", "standard"]
+    only_mixup = compare.runs_in(made, labels=["mixup"])
+    assert sorted(key[1] for key in only_mixup) == ["mixup α=0.1", "mixup α=0.4"]
+    # Runs of one alpha, tabulated alone, keep the plain label.
+    assert [key[1] for key in compare.runs_in([made[0]])] == ["mixup"]
+
+
 def test_compare_from_names_and_skips_unfinished_runs(tmp_path, capsys):
     """An interrupted run is reported on stderr and left out of the tables, never averaged in part."""
     from mixgan.runs import status

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mixgan.config import label_overrides, make_config, read_run_config
 from mixgan.errors import UsageError
-from mixgan.evaluation.tables import run_key
+from mixgan.evaluation.tables import run_key, varying_settings
 from mixgan.experiments.summary import write_summary
 from mixgan.experiments.workers import AGAIN, config_key, cpu_cores, plan_tasks, train_all
 from mixgan.runs import folders, status
@@ -52,9 +52,12 @@ def train_or_reuse(configs, jobs=1, log=print, progress=False, again=AGAIN):
 
 def runs_in(paths, labels=None, datasets=None, seeds=None):
     """``{(data, label, seed): run}`` for the finished runs in ``paths`` (run folders or folders of
-    runs), optionally filtered. Unfinished runs are named on stderr and left out. Two runs with one
-    key but different settings are an error naming the first differing option."""
-    found, configs = {}, {}
+    runs), optionally filtered by objective or variant, dataset and seed. Unfinished runs are named
+    on stderr and left out. Mixup runs whose α, λ distribution or pairing differ among the runs
+    found are told apart in their label (``mixup α=0.05``), as a sweep's summary labels them, so an
+    α sweep trained by several commands tabulates as one. Two runs with one key but any other
+    setting different are an error naming the first differing option."""
+    chosen = []
     for run in find_runs(paths):
         try:
             state = status.read_status(run)
@@ -65,9 +68,20 @@ def runs_in(paths, labels=None, datasets=None, seeds=None):
             print(f"mixgan: skipping unfinished run: {status.describe(run, state)}", file=sys.stderr)
             continue
         config = read_run_config(run)
-        key = run_key(config)
-        if (labels and key[1] not in labels) or (datasets and key[0] not in datasets) or (seeds and key[2] not in seeds):
+        data, label, seed = run_key(config)
+        if (labels and label not in labels) or (datasets and data not in datasets) or (seeds and seed not in seeds):
             continue
+        chosen.append((run, config))
+    varying = varying_settings([config for _, config in chosen])
+    # Variants of one objective side by side in the tables, in order of their settings.
+    first = {}
+    for _, config in chosen:
+        first.setdefault(run_key(config)[1], len(first))
+    chosen.sort(key=lambda rc: (first[run_key(rc[1])[1]],) + tuple(str(rc[1].get(k)) if k != "alpha" else rc[1][k]
+                                                                for k in varying))
+    found, configs = {}, {}
+    for run, config in chosen:
+        key = run_key(config, varying)
         if key in found:
             other = configs[key]
             diff = next((n for n in sorted(set(config) | set(other)) if n != "out" and config.get(n) != other.get(n)),
