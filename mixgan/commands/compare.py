@@ -25,7 +25,9 @@ def add_arguments(parser):
                         help="runs trained in parallel processes (default 1; with --resume, the stopped comparison's)")
     parser.add_argument("--from", dest="from_paths", metavar="PATHS",
                         help="re-tabulate finished runs instead of training: comma-separated run folders or "
-                             "folders of runs; the tables go to a new numbered folder under --out")
+                             "folders of runs; the tables go to a new numbered folder under --out. Mixup runs "
+                             "whose alpha, lambda distribution or pairing differ are labelled apart "
+                             "('mixup α=0.1'); runs differing in any other setting are refused")
     parser.add_argument("--resume", metavar="COMPARE_DIR",
                         help="finish a stopped comparison: its unfinished runs go on from their checkpoints, "
                              "then its tables are written")
