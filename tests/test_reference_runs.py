@@ -85,7 +85,7 @@ def test_the_stored_run_loads(one_thread):
     # Its final generator, rebuilt from config.json, makes the last snapshot from the fixed noise.
     fixed_z = checkpoints.load(checkpoints.path_for(SINGLE, 20))["fixed_z"]
     with torch.no_grad():
-        np.testing.assert_array_equal(run.generator()(fixed_z).numpy(), run.arrays(20)["fake"])
+        assert_same(run.generator()(fixed_z).numpy(), run.arrays(20)["fake"])
 
 
 def test_the_same_config_and_seed_give_the_same_run(tmp_path, one_thread):
