@@ -21,15 +21,15 @@ For each, at every snapshot iteration, it prints the largest difference of the g
 Defaults: mixup α = 0.2 on the ring, seed 2, the figure5 preset at width 512, 1,000 iterations,
 snapshots at 10, 100 and 1,000 of 2,500 points; with ``--against`` the options are the run's.
 """
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from mixgan.commands.options import Parser, number, one_line, whole_number, whole_numbers
 from mixgan.config import load_run_config, make_config
-from mixgan.errors import UsageError
+from mixgan.errors import RunFailed, RunInterrupted, UsageError
 from mixgan.evaluation.measure import snapshot_records
 from mixgan.runs import snapshots
 from mixgan.training import threads, train_batched
@@ -73,30 +73,37 @@ def row(name, folder, reference, iterations):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="outputs/drift", help="parent folder of the trained runs")
     parser.add_argument("--against", type=Path, help="a finished run folder trained elsewhere")
     parser.add_argument("--objective", default="mixup")
     parser.add_argument("--data", default="ring")
-    parser.add_argument("--alpha", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=2)
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--iterations", type=int, default=1000)
-    parser.add_argument("--snapshots", default="10,100,1000", help="comma-separated iterations")
-    parser.add_argument("--snapshot-size", type=int, default=2500, help="points per snapshot (with --against: the run's)")
-    parser.add_argument("--threads", type=int, default=2, help="threads of the many-thread way")
-    parser.add_argument("--batches", default="2,6", help="comma-separated batch sizes")
-    args = parser.parse_args(argv)
+    parser.add_argument("--alpha", type=number, default=0.2)
+    parser.add_argument("--seed", type=whole_number, default=2)
+    parser.add_argument("--width", type=whole_number, default=512)
+    parser.add_argument("--iterations", type=whole_number, default=1000)
+    parser.add_argument("--snapshots", type=whole_numbers, default=(10, 100, 1000), help="comma-separated iterations")
+    parser.add_argument("--snapshot-size", type=whole_number, default=2500,
+                        help="points per snapshot (with --against: the run's)")
+    parser.add_argument("--threads", type=whole_number, default=2, help="threads of the many-thread way")
+    parser.add_argument("--batches", type=whole_numbers, default=(2, 6), help="comma-separated batch sizes")
     try:
-        iterations = [int(v) for v in args.snapshots.split(",")]
-        batches = [int(v) for v in args.batches.split(",")]
-        if max(iterations) > args.iterations or min(batches) < 2 or args.threads < 1:
-            raise ValueError
-    except ValueError:
-        parser.error("--snapshots must be iterations up to --iterations, --batches sizes of 2 or more, --threads >= 1")
+        return run(parser.parse_args(argv))
+    except (UsageError, OSError) as e:
+        print(one_line(f"rounding_drift: {e}"), file=sys.stderr)
+        return 2
+    except (RunInterrupted, RunFailed) as e:  # the way being trained is checkpointed and says how to resume
+        print(one_line(f"rounding_drift: {e.message}"), file=sys.stderr)
+        return e.exit_code
 
-    shared = dict(iterations=args.iterations, snapshots=iterations, snapshot_size=args.snapshot_size,
-                  frames=0, landscape=0, device="cpu")
+
+def run(args):
+    """Train the ways, print the table; 0, or :class:`UsageError` for bad input."""
+    iterations, batches = args.snapshots, args.batches
+    if not iterations or max(iterations) > args.iterations or not batches or min(batches) < 2 or args.threads < 1:
+        raise UsageError("--snapshots must be iterations up to --iterations, --batches sizes of 2 or more, "
+                         "--threads >= 1")
+    shared = dict(iterations=args.iterations, snapshots=iterations, frames=0, landscape=0, device="cpu")
     asked = threads.requested()
     try:
         if args.against:
@@ -104,10 +111,10 @@ def main(argv=None):
             missing = [it for it in iterations if not snapshots.path(args.against, "snapshots", it).is_file()]
             if missing:
                 raise UsageError(f"{args.against} has no snapshot at iteration {missing[0]}")
-            base = make_config({**stored.to_dict(), **shared, "snapshot_size": stored.snapshot_size, "tensorboard": False})
+            base = make_config({**stored.to_dict(), **shared, "tensorboard": False})
         else:
             base = make_config(dict(preset="figure5", objective=args.objective, data=args.data, alpha=args.alpha,
-                                    seed=args.seed, width=args.width, **shared))
+                                    seed=args.seed, width=args.width, snapshot_size=args.snapshot_size, **shared))
         out = Path(args.out)
         ways = [("alone, 1 thread", 1, 1), ("alone, 1 thread, again", 1, 1),
                 (f"alone, {args.threads} threads", 1, args.threads)]
@@ -123,9 +130,6 @@ def main(argv=None):
         print("|---|" + "---:|" * len(iterations))
         for name, folder in folders:
             print(row(name, folder, reference, iterations))
-    except UsageError as e:
-        print(f"rounding_drift: {e}", file=sys.stderr)
-        return 2
     finally:
         threads.request(asked)
     return 0

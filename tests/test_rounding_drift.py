@@ -48,11 +48,12 @@ def test_drift_table_against_the_stored_run(tmp_path, capsys, one_thread):
                                                                "00002-ring-mixup-s4"}
 
 
-@pytest.mark.parametrize("args", [["--snapshots", "10,2000"], ["--batches", "1"], ["--threads", "0"]])
-def test_bad_arguments_exit_2(tmp_path, args):
-    with pytest.raises(SystemExit) as stop:
-        load().main([*args, "--out", str(tmp_path / "o")])
-    assert stop.value.code == 2 and not (tmp_path / "o").exists()
+@pytest.mark.parametrize("args", [["--snapshots", "10,2000"], ["--batches", "1"], ["--threads", "0"],
+                                  ["--snapshots", "10,x"], ["--seed"], ["--objective", "nope"]])
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, args):
+    assert load().main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rounding_drift: ") and err.count("\n") == 1 and not (tmp_path / "o").exists()
 
 
 def test_a_stored_run_without_the_snapshots_asked_for_is_one_line(tmp_path, capsys):
