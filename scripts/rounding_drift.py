@@ -38,14 +38,10 @@ DATASETS = ("ring", "grid")
 
 
 def companions(data, seed, count):
-    """``count`` (dataset, seed) pairs to share a batch with ``(data, seed)``."""
-    other = next(d for d in DATASETS if d != data) if data in DATASETS else data
-    pairs = [(other, seed)] if other != data else []
-    k = 1
-    while len(pairs) < count:
-        pairs += [(data, seed + k)] + ([(other, seed + k)] if other != data else [])
-        k += 1
-    return pairs[:count]
+    """``count`` (dataset, seed) pairs to share a batch with ``(data, seed)``: the other toy dataset
+    at the same seed, then both at the next seeds."""
+    family = [data] + [d for d in DATASETS if d != data and data in DATASETS]
+    return [(d, s) for s in range(seed, seed + count + 1) for d in family][1:count + 1]
 
 
 def train_way(base, out, runs_in_batch, n_threads):
@@ -60,15 +56,17 @@ def train_way(base, out, runs_in_batch, n_threads):
 
 
 def row(name, folder, reference, iterations):
+    """One table row: per iteration, the largest difference of ``folder``'s snapshot points from
+    ``reference``'s (a dict of arrays by iteration) and its modes covered."""
     records = snapshot_records(folder)
     cells = []
     for it in iterations:
         fake = snapshots.load(folder, "snapshots", it)["fake"]
-        ref = snapshots.load(reference, "snapshots", it)["fake"]
-        if fake.shape != ref.shape:
-            raise UsageError(f"{folder}: {fake.shape[0]} snapshot points at iteration {it}, the reference has {ref.shape[0]}")
+        if fake.shape != reference[it].shape:
+            raise UsageError(f"{folder}: {fake.shape[0]} snapshot points at iteration {it}, "
+                             f"the reference has {reference[it].shape[0]}")
         modes = records.get(it, {}).get("modes_covered")
-        cells.append(f"{np.abs(fake - ref).max():.3g} ({'—' if modes is None else modes})")
+        cells.append(f"{np.abs(fake - reference[it]).max():.3g} ({'—' if modes is None else modes})")
     return f"| {name} | " + " | ".join(cells) + " |"
 
 
@@ -122,7 +120,7 @@ def run(args):
         folders = [(name, train_way(base, out / f"way{i}", r, t)) for i, (name, r, t) in enumerate(ways)]
         if args.against:
             folders.append((f"trained elsewhere ({args.against})", args.against))
-        reference = folders[0][1]
+        reference = {it: snapshots.load(folders[0][1], "snapshots", it)["fake"] for it in iterations}
         print(f"{base.objective} α={base.alpha:g} on {base.data}, seed {base.seed}, width {base.width}, "
               f"preset {base.preset}: largest |difference| of the {base.snapshot_size} snapshot points from "
               f"the first row (modes covered)\n")
